@@ -1,0 +1,30 @@
+"""Configuration: pydantic models, TOML and environment loading, presets."""
+
+from mcp_bridge.config._models import (
+    BreakerSettings,
+    BridgeConfig,
+    HedgingSettings,
+    HttpSettings,
+    LimitSettings,
+    ProtocolName,
+    ProviderConfig,
+    RoutingSettings,
+    StructuredOutput,
+    TimeoutSettings,
+)
+from mcp_bridge.config.presets import ENV_DETECTION, PRESETS
+
+__all__ = [
+    "ENV_DETECTION",
+    "PRESETS",
+    "BreakerSettings",
+    "BridgeConfig",
+    "HedgingSettings",
+    "HttpSettings",
+    "LimitSettings",
+    "ProtocolName",
+    "ProviderConfig",
+    "RoutingSettings",
+    "StructuredOutput",
+    "TimeoutSettings",
+]
