@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Attempt",
+    "CallResult",
     "ChatRequest",
     "ChatResponse",
     "FinishReason",
@@ -85,3 +86,14 @@ class Attempt(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+
+
+class CallResult(BaseModel):
+    """The answer a routed call produced, with its full provenance."""
+
+    response: ChatResponse
+    value: Any = None
+    """What the caller's validator returned (the parsed, checked answer)."""
+    provider: str
+    model: str
+    attempts: list[Attempt]
