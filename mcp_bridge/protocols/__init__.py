@@ -10,7 +10,9 @@ from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolA
 __all__ = ["AttemptTimeouts", "ChunkCallback", "ProtocolAdapter", "adapter_for"]
 
 
-def adapter_for(provider: ProviderConfig, client: httpx2.AsyncClient) -> ProtocolAdapter:
+def adapter_for(
+    provider: ProviderConfig, client: httpx2.AsyncClient
+) -> ProtocolAdapter:
     """Return the adapter that speaks `provider.protocol`."""
     if provider.protocol == "anthropic":
         from mcp_bridge.protocols.anthropic import AnthropicAdapter
