@@ -1,5 +1,6 @@
 """Configuration: pydantic models, TOML and environment loading, presets."""
 
+from mcp_bridge.config._loader import load_config
 from mcp_bridge.config._models import (
     BreakerSettings,
     BridgeConfig,
@@ -27,4 +28,5 @@ __all__ = [
     "RoutingSettings",
     "StructuredOutput",
     "TimeoutSettings",
+    "load_config",
 ]
