@@ -1,0 +1,484 @@
+"""The HTTP exchange every adapter shares: send, read under deadlines, map failures.
+
+A protocol module subclasses `HTTPAdapter` and supplies only translation: the
+wire request, a stream parser, a whole-body parser and its error mapping.
+Everything about time lives here:
+
+- connect: httpx2's connect timeout;
+- first token: from sending the request until the parser sees the model
+  produce something (keep-alive comments and empty role chunks do not count);
+- stall: after that, no bytes for `stall_s`;
+- total: the caller's cancel scope above us, never caught here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import httpx2
+
+from mcp_bridge import __version__
+from mcp_bridge.canonical import ChatRequest, ChatResponse, FinishReason, Usage
+from mcp_bridge.errors import (
+    ConnectionFailed,
+    InvalidResponse,
+    ProviderError,
+    ProviderTimeout,
+)
+from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
+from mcp_bridge.protocols._errors import Caller
+from mcp_bridge.protocols._sse import SSEDecoder, SSEEvent
+from mcp_bridge.protocols._structured import load_json, validate
+from mcp_bridge.protocols.schema import unwrap
+
+__all__ = ["Answer", "HTTPAdapter", "Structured", "StreamParser", "WireRequest"]
+
+logger = logging.getLogger(__name__)
+
+_ERROR_BODY_LIMIT = 64_000
+_CLOSE_GRACE_S = 1.0
+USER_AGENT = f"multibridge-mcp/{__version__}"
+
+
+@dataclass
+class Answer:
+    """What a provider said, before timing and schema checks are added."""
+
+    text: str = ""
+    finish_reason: FinishReason = "stop"
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Structured:
+    """How a schema was requested: the caller's schema and whether it was wrapped."""
+
+    schema: dict[str, Any]
+    wrapped: bool = False
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One HTTP request in a provider's dialect."""
+
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    stream: bool
+    structured: Structured | None = None
+
+
+class StreamParser:
+    """Collects one protocol's stream events into an `Answer`.
+
+    Subclasses set `complete` when the provider signalled completion, `ended`
+    when no further event can matter, and `active` once the model produced
+    anything (text, reasoning or tool arguments).
+    """
+
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+        self.parts: list[str] = []
+        self.chars = 0
+        self.active = False
+        self.complete = False
+        self.ended = False
+        self.answer = Answer()
+
+    @abstractmethod
+    def feed(self, event: SSEEvent) -> None:
+        """Take one event; raise a `ProviderError` for an error or refusal."""
+
+    def add_text(self, text: str) -> None:
+        """Append answer text."""
+        if text:
+            self.parts.append(text)
+            self.chars += len(text)
+            self.active = True
+
+    def json_of(self, event: SSEEvent) -> Any:
+        """The event's data as JSON, or `InvalidResponse` for a malformed chunk."""
+        try:
+            return json.loads(event.data)
+        except json.JSONDecodeError as exc:
+            raise self.caller.error(
+                InvalidResponse,
+                f"malformed stream chunk ({exc.msg}): {event.data[:200]}",
+            ) from exc
+
+    def result(self) -> Answer:
+        """The whole answer, or `InvalidResponse` when completion never came."""
+        if not self.complete:
+            raise self.caller.error(
+                InvalidResponse,
+                f"the stream ended without its completion signal after "
+                f"{self.chars} characters; the answer is incomplete",
+            )
+        self.answer.text = "".join(self.parts)
+        return self.answer
+
+
+class _Clock:
+    """The first-token deadline, then the stall limit, for one attempt."""
+
+    def __init__(self, timeouts: AttemptTimeouts) -> None:
+        self.timeouts = timeouts
+        self.started = anyio.current_time()
+        self.first_token_at = self.started + timeouts.first_token_s
+        self.ttft: float | None = None
+
+    def mark_active(self) -> None:
+        if self.ttft is None:
+            self.ttft = anyio.current_time() - self.started
+
+    def wait(self) -> float:
+        if self.ttft is None:
+            return max(0.0, self.first_token_at - anyio.current_time())
+        return self.timeouts.stall_s
+
+    def timeout_message(self) -> str:
+        if self.ttft is None:
+            return (
+                f"no first token within {self.timeouts.first_token_s:g} s "
+                "(raise timeouts.first_token_s or the provider's "
+                "first_token_timeout_s)"
+            )
+        return (
+            f"the stream stalled: no data for {self.timeouts.stall_s:g} s "
+            "(raise timeouts.stall_s or the provider's stall_timeout_s)"
+        )
+
+
+class HTTPAdapter(ProtocolAdapter):
+    """A `ProtocolAdapter` over HTTP; subclasses only translate."""
+
+    @abstractmethod
+    def wire_request(self, request: ChatRequest) -> WireRequest:
+        """The provider's request for `request`."""
+
+    @abstractmethod
+    def stream_parser(self, caller: Caller) -> StreamParser:
+        """A fresh parser for one streamed answer."""
+
+    @abstractmethod
+    def parse_body(self, body: Any, caller: Caller) -> Answer:
+        """The answer in a whole (non-streamed) JSON body."""
+
+    @abstractmethod
+    def map_error(
+        self,
+        caller: Caller,
+        status: int | None,
+        body: str | Mapping[str, Any] | list[Any],
+        headers: Mapping[str, str],
+    ) -> ProviderError:
+        """The `ProviderError` for a failed status or an in-stream error."""
+
+    @abstractmethod
+    def probe_url(self) -> str:
+        """A cheap authenticated GET (the models list)."""
+
+    @abstractmethod
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that carry the key (none when there is no key)."""
+
+    def base_url(self) -> str:
+        """The configured base URL without a trailing slash."""
+        return self.provider.base_url.rstrip("/")
+
+    def headers(self, *, stream: bool = False) -> dict[str, str]:
+        """Every header for a request: defaults, key, then the provider's own."""
+        accept = "text/event-stream" if stream else "application/json"
+        return {
+            "content-type": "application/json",
+            "accept": accept,
+            "user-agent": USER_AGENT,
+            **self.auth_headers(),
+            **self.provider.headers,
+        }
+
+    def caller(self) -> Caller:
+        """Attribution for every error raised during this attempt."""
+        return Caller(
+            provider=self.provider.name,
+            model=self.provider.model,
+            secret=self.provider.secret(),
+            key_env=self.provider.api_key_env,
+        )
+
+    async def send(
+        self,
+        request: ChatRequest,
+        timeouts: AttemptTimeouts,
+        on_chunk: ChunkCallback | None = None,
+    ) -> ChatResponse:
+        """Send one request and return the whole, validated answer."""
+        caller = self.caller()
+        started = time.monotonic()
+        try:
+            response = await self._attempt(request, timeouts, on_chunk, caller)
+        except ProviderError as exc:
+            logger.info(
+                "provider=%s model=%s outcome=%s status=%s latency_ms=%.0f",
+                caller.provider,
+                caller.model,
+                exc.kind,
+                exc.status,
+                (time.monotonic() - started) * 1000,
+            )
+            raise
+        logger.info(
+            "provider=%s model=%s outcome=ok latency_ms=%.0f in=%d out=%d",
+            caller.provider,
+            caller.model,
+            response.latency_ms,
+            response.usage.input_tokens,
+            response.usage.output_tokens,
+        )
+        return response
+
+    async def _attempt(
+        self,
+        request: ChatRequest,
+        timeouts: AttemptTimeouts,
+        on_chunk: ChunkCallback | None,
+        caller: Caller,
+    ) -> ChatResponse:
+        try:
+            wire = self.wire_request(request)
+            clock = _Clock(timeouts)
+            answer = await self._exchange(wire, clock, on_chunk, caller)
+            return self._finish(answer, wire.structured, clock, caller)
+        except ProviderError:
+            raise
+        except httpx2.HTTPError as exc:
+            raise _transport_error(exc, caller, timeouts) from exc
+        except Exception as exc:
+            # The contract is that nothing but ProviderError leaves an adapter.
+            logger.debug("unexpected failure in %s", caller.provider, exc_info=True)
+            raise caller.error(
+                InvalidResponse, f"unexpected {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def _exchange(
+        self,
+        wire: WireRequest,
+        clock: _Clock,
+        on_chunk: ChunkCallback | None,
+        caller: Caller,
+    ) -> Answer:
+        http_request = self.client.build_request(
+            "POST",
+            wire.url,
+            json=wire.body,
+            headers=wire.headers,
+            timeout=_http_timeout(clock.timeouts.connect_s),
+        )
+        response = await self._open(http_request, clock, caller)
+        try:
+            return await self._read(response, wire, clock, on_chunk, caller)
+        finally:
+            await _close(response)
+
+    async def _open(
+        self, http_request: httpx2.Request, clock: _Clock, caller: Caller
+    ) -> httpx2.Response:
+        try:
+            with anyio.fail_after(clock.wait()):
+                return await self.client.send(http_request, stream=True)
+        except TimeoutError as exc:
+            raise caller.error(ProviderTimeout, clock.timeout_message()) from exc
+
+    async def _read(
+        self,
+        response: httpx2.Response,
+        wire: WireRequest,
+        clock: _Clock,
+        on_chunk: ChunkCallback | None,
+        caller: Caller,
+    ) -> Answer:
+        chunks = response.aiter_bytes()
+        if response.status_code >= 300:
+            body = await _read_all(chunks, clock, caller, limit=_ERROR_BODY_LIMIT)
+            text = body.decode("utf-8", errors="replace")
+            raise self.map_error(caller, response.status_code, text, response.headers)
+        if wire.stream and not _is_json(response):
+            parser = self.stream_parser(caller)
+            return await _read_stream(chunks, parser, clock, on_chunk)
+        body = await _read_all(chunks, clock, caller)
+        return self.parse_body(_json_body(body, caller), caller)
+
+    def _finish(
+        self,
+        answer: Answer,
+        structured: Structured | None,
+        clock: _Clock,
+        caller: Caller,
+    ) -> ChatResponse:
+        data = None
+        text = answer.text
+        if structured is not None:
+            data = _structured_value(answer, structured, caller)
+            if structured.wrapped:
+                text = json.dumps(data, ensure_ascii=False)
+        elapsed = anyio.current_time() - clock.started
+        return ChatResponse(
+            text=text,
+            data=data,
+            finish_reason=answer.finish_reason,
+            usage=answer.usage,
+            model=answer.model or self.provider.model,
+            latency_ms=elapsed * 1000,
+            ttft_ms=None if clock.ttft is None else clock.ttft * 1000,
+        )
+
+    async def probe(self, timeout_s: float) -> None:
+        """Check reachability and credentials with a GET of the models list."""
+        caller = self.caller()
+        try:
+            with anyio.fail_after(timeout_s):
+                response = await self.client.get(
+                    self.probe_url(),
+                    headers=self.headers(),
+                    timeout=_http_timeout(timeout_s),
+                )
+        except TimeoutError as exc:
+            message = f"the models list did not answer within {timeout_s:g} s"
+            raise caller.error(ProviderTimeout, message) from exc
+        except httpx2.HTTPError as exc:
+            timeouts = AttemptTimeouts(timeout_s, timeout_s, timeout_s)
+            raise _transport_error(exc, caller, timeouts) from exc
+        if response.status_code >= 300:
+            body = response.text[:_ERROR_BODY_LIMIT]
+            raise self.map_error(caller, response.status_code, body, response.headers)
+
+
+def _http_timeout(connect_s: float) -> httpx2.Timeout:
+    # Reads are bounded by our own first-token and stall deadlines instead.
+    return httpx2.Timeout(None, connect=connect_s, pool=connect_s)
+
+
+async def _close(response: httpx2.Response) -> None:
+    # Closing must happen even while a cancellation unwinds us, but briefly.
+    with anyio.CancelScope(shield=True) as scope:
+        scope.deadline = anyio.current_time() + _CLOSE_GRACE_S
+        await response.aclose()
+
+
+def _is_json(response: httpx2.Response) -> bool:
+    return "json" in response.headers.get("content-type", "").lower()
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], clock: _Clock) -> bytes | None:
+    """The next chunk of the body, None at its end; TimeoutError past the limit."""
+    with anyio.fail_after(clock.wait()):
+        try:
+            return await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+
+async def _read_stream(
+    chunks: AsyncIterator[bytes],
+    parser: StreamParser,
+    clock: _Clock,
+    on_chunk: ChunkCallback | None,
+) -> Answer:
+    decoder = SSEDecoder()
+    reported = 0
+    while not parser.ended:
+        try:
+            chunk = await _next_chunk(chunks, clock)
+        except TimeoutError as exc:
+            if parser.complete:
+                break  # The answer is whole; only trailing usage was late.
+            raise parser.caller.error(ProviderTimeout, clock.timeout_message()) from exc
+        events = decoder.close() if chunk is None else decoder.feed(chunk)
+        for event in events:
+            parser.feed(event)
+            if parser.ended:
+                break
+        if parser.active:
+            clock.mark_active()
+        if on_chunk is not None and parser.chars > reported:
+            reported = parser.chars
+            on_chunk(reported)
+        if chunk is None:
+            break
+    return parser.result()
+
+
+async def _read_all(
+    chunks: AsyncIterator[bytes],
+    clock: _Clock,
+    caller: Caller,
+    limit: int | None = None,
+) -> bytes:
+    body = bytearray()
+    while limit is None or len(body) < limit:
+        try:
+            chunk = await _next_chunk(chunks, clock)
+        except TimeoutError as exc:
+            raise caller.error(ProviderTimeout, clock.timeout_message()) from exc
+        if chunk is None:
+            break
+        body += chunk
+        clock.mark_active()
+    return bytes(body)
+
+
+def _json_body(body: bytes, caller: Caller) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        excerpt = body[:200].decode("utf-8", errors="replace") or "(empty body)"
+        raise caller.error(
+            InvalidResponse, f"the response body is not JSON: {excerpt}", status=200
+        ) from exc
+
+
+def _structured_value(answer: Answer, structured: Structured, caller: Caller) -> Any:
+    try:
+        value = load_json(answer.text, caller)
+    except InvalidResponse as exc:
+        if answer.finish_reason == "length":
+            raise caller.error(
+                InvalidResponse,
+                "the output-token limit cut the JSON answer short; raise max_tokens "
+                "or the provider's max_output_tokens",
+            ) from exc
+        raise
+    if structured.wrapped:
+        value = unwrap(value)
+    validate(value, structured.schema, caller)
+    return value
+
+
+def _transport_error(
+    exc: httpx2.HTTPError, caller: Caller, timeouts: AttemptTimeouts
+) -> ProviderError:
+    """The one place transport failures become `ProviderError`s."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
+        return caller.error(
+            ProviderTimeout,
+            f"could not connect within {timeouts.connect_s:g} s ({detail}); "
+            "check base_url or raise timeouts.connect_s",
+        )
+    if isinstance(exc, httpx2.TimeoutException):
+        return caller.error(ProviderTimeout, f"HTTP timeout: {detail}")
+    if isinstance(exc, httpx2.DecodingError):
+        return caller.error(InvalidResponse, f"the body could not be decoded: {detail}")
+    if isinstance(exc, httpx2.ConnectError):
+        return caller.error(
+            ConnectionFailed, f"could not connect: {detail}; check base_url"
+        )
+    return caller.error(ConnectionFailed, f"{type(exc).__name__}: {detail}")

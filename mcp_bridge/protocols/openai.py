@@ -1,0 +1,228 @@
+"""OpenAI Chat Completions, as served by OpenAI and most compatible servers.
+
+Request: POST {base_url}/chat/completions with a Bearer key (none for local
+servers), the system text as the first message, `max_tokens`, and
+`stream_options.include_usage` so usage arrives in a last chunk whose
+`choices` is empty. A stream is complete once a choice carried a
+`finish_reason`; `[DONE]` after that is welcome but optional (vLLM and
+others never send it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_bridge.canonical import ChatRequest, FinishReason, Usage
+from mcp_bridge.errors import ContentFiltered, InvalidResponse, ProviderError
+from mcp_bridge.protocols._errors import Caller, classify, error_facts
+from mcp_bridge.protocols._http import (
+    Answer,
+    HTTPAdapter,
+    StreamParser,
+    Structured,
+    WireRequest,
+)
+from mcp_bridge.protocols._sse import SSEEvent
+from mcp_bridge.protocols._structured import with_schema_instruction
+from mcp_bridge.protocols.schema import for_openai, inline_refs, needs_wrapping, wrap
+
+__all__ = ["OpenAIAdapter"]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_length": "length",
+}
+
+
+class OpenAIAdapter(HTTPAdapter):
+    """Speaks Chat Completions."""
+
+    def auth_headers(self) -> dict[str, str]:
+        """A Bearer key, or nothing for servers that take none (Ollama)."""
+        key = self.provider.secret()
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    def probe_url(self) -> str:
+        """GET {base_url}/models."""
+        return f"{self.base_url()}/models"
+
+    def wire_request(self, request: ChatRequest) -> WireRequest:
+        """The Chat Completions body for `request`."""
+        system, response_format, structured = self._structured(request)
+        body: dict[str, Any] = {
+            "model": self.provider.model,
+            "messages": _messages(request, system),
+            "max_tokens": request.max_tokens or self.provider.max_output_tokens,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if response_format is not None:
+            body["response_format"] = response_format
+        if self.provider.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return WireRequest(
+            url=f"{self.base_url()}/chat/completions",
+            body=body,
+            headers=self.headers(stream=self.provider.stream),
+            stream=self.provider.stream,
+            structured=structured,
+        )
+
+    def _structured(
+        self, request: ChatRequest
+    ) -> tuple[str | None, dict[str, Any] | None, Structured | None]:
+        """System text, response_format and the schema plan for `request`."""
+        schema = request.json_schema
+        if schema is None:
+            return request.system, None, None
+        mode = self.provider.structured_output
+        if mode == "json_schema":
+            wire = for_openai(schema, strict=self.provider.strict_schema)
+            spec = {"name": request.schema_name, "schema": wire.schema}
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {**spec, "strict": wire.strict},
+            }
+            structured = Structured(schema, wrapped=wire.wrapped)
+            return request.system, response_format, structured
+        if mode == "json_object":
+            # JSON mode only produces objects, so other top levels are wrapped.
+            flat = inline_refs(schema)
+            wrapped = needs_wrapping(flat)
+            shown = wrap(flat) if wrapped else schema
+            system = with_schema_instruction(request.system, shown)
+            return system, {"type": "json_object"}, Structured(schema, wrapped)
+        system = with_schema_instruction(request.system, schema)
+        return system, None, Structured(schema)
+
+    def stream_parser(self, caller: Caller) -> StreamParser:
+        """A parser for chat.completion.chunk events."""
+        return _ChunkParser(caller, self)
+
+    def parse_body(self, body: Any, caller: Caller) -> Answer:
+        """The answer in a whole chat.completion body."""
+        if isinstance(body, dict) and "error" in body:
+            raise self.map_error(caller, None, body, {})
+        choice = _first_choice(body, caller)
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise caller.error(InvalidResponse, "the choice has no message object")
+        _check_refusal(message.get("refusal"), caller)
+        content = message.get("content")
+        return Answer(
+            text=content if isinstance(content, str) else "",
+            finish_reason=_finish(choice.get("finish_reason") or "stop", caller),
+            usage=_usage(body.get("usage")),
+            model=str(body.get("model") or ""),
+        )
+
+    def map_error(
+        self,
+        caller: Caller,
+        status: int | None,
+        body: str | Mapping[str, Any] | list[Any],
+        headers: Mapping[str, str],
+    ) -> ProviderError:
+        """OpenAI's {"error": {message, type, code}} and every stranger shape."""
+        return classify(caller, status, error_facts(body), headers)
+
+
+class _ChunkParser(StreamParser):
+    """Assembles chat.completion.chunk events."""
+
+    def __init__(self, caller: Caller, adapter: OpenAIAdapter) -> None:
+        super().__init__(caller)
+        self.adapter = adapter
+        self.refusal: list[str] = []
+
+    def feed(self, event: SSEEvent) -> None:
+        """Take one `data:` line's chunk."""
+        if event.data.strip() == "[DONE]":
+            self.ended = True
+            return
+        chunk = self.json_of(event)
+        if not isinstance(chunk, dict):
+            raise self.caller.error(InvalidResponse, "a stream chunk is not an object")
+        if "error" in chunk or event.event == "error":
+            raise self.adapter.map_error(self.caller, None, chunk, {})
+        self.answer.model = str(chunk.get("model") or self.answer.model)
+        if isinstance(chunk.get("usage"), dict):
+            self.answer.usage = _usage(chunk["usage"])
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            raise self.caller.error(InvalidResponse, "a stream chunk has no choices")
+        for choice in choices:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._choice(choice)
+
+    def _choice(self, choice: dict[str, Any]) -> None:
+        delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            raise self.caller.error(InvalidResponse, "a stream delta is not an object")
+        content = delta.get("content")
+        self.add_text(content if isinstance(content, str) else "")
+        if delta.get("reasoning_content") or delta.get("reasoning"):
+            self.active = True
+        if isinstance(delta.get("refusal"), str):
+            self.refusal.append(delta["refusal"])
+        reason = choice.get("finish_reason")
+        if reason:
+            self._finished(str(reason))
+
+    def _finished(self, reason: str) -> None:
+        _check_refusal("".join(self.refusal) or None, self.caller)
+        if reason == "error":
+            raise self.caller.error(
+                InvalidResponse,
+                "the provider ended the stream with finish_reason error",
+            )
+        self.answer.finish_reason = _finish(reason, self.caller)
+        self.complete = True
+        self.active = True
+
+
+def _messages(request: ChatRequest, system: str | None) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": m.role, "content": m.content} for m in request.messages]
+    return messages
+
+
+def _first_choice(body: Any, caller: Caller) -> dict[str, Any]:
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise caller.error(InvalidResponse, "the response has no choices")
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise caller.error(InvalidResponse, "the first choice is not an object")
+    return choice
+
+
+def _finish(reason: str, caller: Caller) -> FinishReason:
+    if reason == "content_filter":
+        raise caller.error(
+            ContentFiltered, "the provider's content filter stopped the answer"
+        )
+    return _FINISH.get(reason, "other")
+
+
+def _check_refusal(refusal: object, caller: Caller) -> None:
+    if isinstance(refusal, str) and refusal:
+        raise caller.error(ContentFiltered, f"the model refused: {refusal[:200]}")
+
+
+def _usage(raw: object) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    return Usage(
+        input_tokens=int(raw.get("prompt_tokens") or 0),
+        output_tokens=int(raw.get("completion_tokens") or 0),
+    )
