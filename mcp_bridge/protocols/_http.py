@@ -36,7 +36,7 @@ from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolA
 from mcp_bridge.protocols._errors import Caller
 from mcp_bridge.protocols._sse import SSEDecoder, SSEEvent
 from mcp_bridge.protocols._structured import load_json, validate
-from mcp_bridge.protocols.schema import unwrap
+from mcp_bridge.protocols.schema import drop_optional_nulls, unwrap
 
 __all__ = ["Answer", "HTTPAdapter", "Structured", "StreamParser", "WireRequest"]
 
@@ -63,6 +63,8 @@ class Structured:
 
     schema: dict[str, Any]
     wrapped: bool = False
+    nullable_optionals: bool = False
+    """Strict mode made optional properties nullable; drop their nulls."""
 
 
 @dataclass(frozen=True)
@@ -458,6 +460,8 @@ def _structured_value(answer: Answer, structured: Structured, caller: Caller) ->
         raise
     if structured.wrapped:
         value = unwrap(value)
+    if structured.nullable_optionals:
+        value = drop_optional_nulls(value, structured.schema)
     validate(value, structured.schema, caller)
     return value
 

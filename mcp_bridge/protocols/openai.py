@@ -92,7 +92,9 @@ class OpenAIAdapter(HTTPAdapter):
                 "type": "json_schema",
                 "json_schema": {**spec, "strict": wire.strict},
             }
-            structured = Structured(schema, wrapped=wire.wrapped)
+            structured = Structured(
+                schema, wrapped=wire.wrapped, nullable_optionals=wire.strict
+            )
             return request.system, response_format, structured
         if mode == "json_object":
             # JSON mode only produces objects, so other top levels are wrapped.

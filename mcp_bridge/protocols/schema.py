@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 from typing import Any, NamedTuple
 
+import jsonschema
+
 __all__ = [
     "WRAP_KEY",
     "OpenAISchema",
@@ -27,6 +29,7 @@ __all__ = [
     "for_gemini",
     "for_openai",
     "inline_refs",
+    "drop_optional_nulls",
     "needs_wrapping",
     "unwrap",
     "wrap",
@@ -168,6 +171,39 @@ def for_openai(schema: Schema, *, strict: bool) -> OpenAISchema:
         return OpenAISchema(flat, False, wrapped)
     rewritten = _openai_strict(flat)
     return OpenAISchema(rewritten, _strict_ok(rewritten), wrapped)
+
+
+def drop_optional_nulls(value: Any, schema: Schema) -> Any:
+    """`value` without the nulls strict mode forced into optional properties.
+
+    Strict mode spells "optional" as "required but nullable", so a model
+    answers `"zip": null` where the caller's schema wants the key absent.
+    """
+    return _drop_nulls(value, inline_refs(schema))
+
+
+def _drop_nulls(value: Any, schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_drop_nulls(item, schema["items"]) for item in value]
+    if not isinstance(value, dict) or not isinstance(schema.get("properties"), dict):
+        return value
+    required = set(schema.get("required", []))
+    out = {}
+    for key, item in value.items():
+        sub = schema["properties"].get(key)
+        if item is None and key not in required and not _accepts_null(sub):
+            continue
+        out[key] = _drop_nulls(item, sub)
+    return out
+
+
+def _accepts_null(schema: Any) -> bool:
+    if not isinstance(schema, dict | bool):
+        return True
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return bool(validator.is_valid(None))
 
 
 def _openai_strict(node: Any) -> Any:
