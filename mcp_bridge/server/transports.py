@@ -1,0 +1,43 @@
+"""Serving the MCP server over stdio or streamable HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from starlette.applications import Starlette
+
+from mcp_bridge.config import BridgeConfig
+from mcp_bridge.server.app import build_server
+
+__all__ = ["build_http_app", "run_http", "run_stdio"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_stdio(config: BridgeConfig) -> None:
+    """Serve over stdin/stdout until the client closes them (blocks)."""
+    server = build_server(config)
+    logger.info("serving MCP over stdio with %d provider(s)", len(config.providers))
+    anyio.run(server.run_stdio_async)
+
+
+def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlette:
+    """The Starlette app serving MCP at /mcp; the router opens with its lifespan.
+
+    Later layers (auth, metrics, shared state) wrap or extend this app.
+    """
+    server = build_server(config)
+    return server.streamable_http_app(
+        stateless_http=config.http.stateless,
+        host=host or config.http.host,
+    )
+
+
+def run_http(config: BridgeConfig, host: str, port: int) -> None:
+    """Serve streamable HTTP on host:port until interrupted (blocks)."""
+    import uvicorn
+
+    app = build_http_app(config, host=host)
+    logger.info("serving MCP over HTTP at http://%s:%d/mcp", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
