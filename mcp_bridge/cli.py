@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from mcp_bridge.config import BridgeConfig, ProviderConfig
+    from mcp_bridge.resilience import ProviderStatus
 
     Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -361,8 +362,40 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
-    print(
-        f"{PROG}: error: status is not available in this build yet",
-        file=sys.stderr,
-    )
-    return 1
+    import anyio
+
+    config = _load(args)
+    if not config.providers:
+        print(f"{PROG}: error: {_NO_PROVIDER_FIX}", file=sys.stderr)
+        return 1
+    statuses = anyio.run(_read_status, config)
+    header = ("PROVIDER", "MODEL", "STATE", "SUCCESS", "P50", "P95", "COOLDOWN")
+    rows = [_status_row(status) for status in statuses]
+    sys.stdout.write(_table((*header, "LAST ERROR"), rows))
+    return 0
+
+
+async def _read_status(config: BridgeConfig) -> list[ProviderStatus]:
+    from mcp_bridge.resilience import open_router
+
+    async with open_router(config) as router:
+        return await router.status()
+
+
+def _status_row(status: ProviderStatus) -> list[str]:
+    rate = status.success_rate
+    until = status.cooldown_until
+    return [
+        status.name,
+        status.model,
+        status.state,
+        "-" if rate is None else f"{rate:.0%}",
+        _milliseconds(status.latency_p50_ms),
+        _milliseconds(status.latency_p95_ms),
+        "-" if until is None else time.strftime("%H:%M:%S", time.localtime(until)),
+        _short(status.last_error or "-", 60),
+    ]
+
+
+def _milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"

@@ -294,3 +294,42 @@ def test_doctor_succeeds_when_one_of_several_providers_works(
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert " ok " in rows["good"]
     assert "error" in rows["down"]
+
+
+# --- status -----------------------------------------------------------------
+
+
+async def test_status_shows_the_health_recorded_by_earlier_calls(
+    tmp_path: Path,
+) -> None:
+    from mcp_bridge.canonical import ChatRequest, Message
+    from mcp_bridge.config import load_config
+    from mcp_bridge.errors import AllAttemptsFailed
+    from mcp_bridge.resilience import open_router
+
+    state = tmp_path / "state.db"
+    text = f'state = "sqlite:///{state}"\n' + provider_toml(
+        "down", "http://127.0.0.1:9/v1", "FAKE_KEY"
+    )
+    path = write(tmp_path / "m.toml", text)
+    request = ChatRequest(messages=[Message(role="user", content="hi")])
+    config = load_config(path, env={"FAKE_KEY": KEY})
+    async with open_router(config) as router:
+        with pytest.raises(AllAttemptsFailed):
+            await router.call(request, timeout_s=5)
+
+    result = run_cli(tmp_path, "status", "--config", str(path), env={"FAKE_KEY": KEY})
+
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split()[:3] == ["PROVIDER", "MODEL", "STATE"]
+    assert row.startswith("down")
+    assert "0%" in row
+    assert "connection" in row
+
+
+def test_status_without_providers_exits_1_with_the_fix(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "status")
+
+    assert result.returncode == 1
+    assert "OPENAI_API_KEY" in result.stderr
