@@ -168,12 +168,22 @@ def _add_doctor(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     doctor.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=5.0,
         metavar="SECONDS",
         help="limit per provider check (default: 5)",
     )
     doctor.set_defaults(run=_doctor)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
 
 
 def _add_config(commands: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,10 +16,6 @@ import pytest
 from mcp_bridge import __version__
 
 KEY = "sk-fake-0123456789abcdefXYZ"
-needs_openai_adapter = pytest.mark.skipif(
-    importlib.util.find_spec("mcp_bridge.protocols.openai") is None,
-    reason="the OpenAI protocol adapter is not in this checkout yet",
-)
 
 
 def run_cli(
@@ -240,7 +235,6 @@ def provider_toml(name: str, base_url: str, key_env: str) -> str:
     )
 
 
-@needs_openai_adapter
 def test_doctor_reports_a_working_provider_with_a_masked_key(
     tmp_path: Path, fake_openai: str
 ) -> None:
@@ -256,7 +250,6 @@ def test_doctor_reports_a_working_provider_with_a_masked_key(
     assert row.rstrip().endswith("ms")
 
 
-@needs_openai_adapter
 def test_doctor_exits_1_when_no_provider_is_usable(
     tmp_path: Path, fake_openai: str
 ) -> None:
@@ -271,7 +264,6 @@ def test_doctor_exits_1_when_no_provider_is_usable(
     assert "no provider is usable" in result.stderr
 
 
-@needs_openai_adapter
 def test_doctor_succeeds_when_one_of_several_providers_works(
     tmp_path: Path, fake_openai: str
 ) -> None:
@@ -333,3 +325,10 @@ def test_status_without_providers_exits_1_with_the_fix(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "OPENAI_API_KEY" in result.stderr
+
+
+def test_a_non_positive_doctor_timeout_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "doctor", "--timeout", "0")
+
+    assert result.returncode == 2
+    assert "expected seconds > 0" in result.stderr
