@@ -127,7 +127,9 @@ class Upstreams:
         name = request.url.host.removesuffix(".test")
         self.requests[name].append(json.loads(request.content or b"{}"))
         queue = self.queues[name]
-        reply = queue.popleft() if queue else self.defaults.get(name, ok(f"from {name}"))
+        reply = (
+            queue.popleft() if queue else self.defaults.get(name, ok(f"from {name}"))
+        )
         return await reply(request)
 
 
