@@ -89,6 +89,8 @@ class Upstream:
     headers: dict[str, str] = field(default_factory=lambda: dict(SSE_HEADERS))
     hang_after: bool = False
     """Send the body's chunks, then wait forever (a stall)."""
+    hang_before: bool = False
+    """Never send the response headers."""
     error: Exception | None = None
     requests: list[httpx2.Request] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -101,6 +103,8 @@ class Upstream:
             self.bodies.append(json.loads(content))
         if self.error is not None:
             raise self.error
+        if self.hang_before:
+            await self.never.wait()
         parts = self.body if isinstance(self.body, list) else [self.body]
         stream = _then_hang(parts, self.never) if self.hang_after else _chunks(parts)
         return httpx2.Response(self.status, headers=self.headers, content=stream)
