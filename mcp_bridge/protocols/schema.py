@@ -169,8 +169,9 @@ def for_openai(schema: Schema, *, strict: bool) -> OpenAISchema:
         flat = wrap(flat)
     if not strict:
         return OpenAISchema(flat, False, wrapped)
-    rewritten = _openai_strict(flat)
-    return OpenAISchema(rewritten, _strict_ok(rewritten), wrapped)
+    if not _strict_ok(flat):
+        return OpenAISchema(flat, False, wrapped)
+    return OpenAISchema(_openai_strict(flat), True, wrapped)
 
 
 def drop_optional_nulls(value: Any, schema: Schema) -> Any:
@@ -259,9 +260,12 @@ def _strict_ok(node: Any) -> bool:
     """False when some part is unconstrained or a free-form object."""
     if not isinstance(node, dict):
         return True
+    node = _normalise(node)
     if not _KINDED.intersection(node):
         return False
-    if node.get("type") == "object" and not node.get("properties"):
+    kind = node.get("type")
+    is_object = kind == "object" or (isinstance(kind, list) and "object" in kind)
+    if is_object and not node.get("properties"):
         return False
     children = [node.get("items"), *node.get("anyOf", [])]
     children += list(node.get("properties", {}).values())
@@ -281,6 +285,7 @@ def _merge_all_of(node: Schema) -> Schema:
             continue
         part = _merge_all_of(dict(part))
         props = {**part.get("properties", {}), **node.get("properties", {})}
+        props = {**node.get("properties", {}), **props}
         required = [*node.get("required", []), *part.get("required", [])]
         node = {**part, **node}
         if props:
