@@ -8,6 +8,7 @@ time (`fake.set_fault(...)`, `POST /_control/faults`); `FAULTS` lists them.
 """
 
 from tools.fake_provider._answers import default_text
+from tools.fake_provider._process import FakeProcess
 from tools.fake_provider._runner import FakeProvider, serve_fake
 from tools.fake_provider._schema import sample_for_schema
 from tools.fake_provider._state import (
@@ -19,6 +20,7 @@ from tools.fake_provider._state import (
 
 __all__ = [
     "FAULTS",
+    "FakeProcess",
     "FakeProvider",
     "FakeState",
     "RecordedRequest",

@@ -117,7 +117,9 @@ def build_answer(
         return _truncated(ask, pieces[: max(1, len(pieces) // 2)])
     if ask.max_tokens is not None and len(pieces) > ask.max_tokens:
         return _truncated(ask, pieces[: max(ask.max_tokens, 0)])
-    return Answer(text, pieces, "stop", ask.input_tokens, ask.tool_name)
+    # "none" leaves out the finish reason, as a server that lost its ending would.
+    ending = "none" if finish == "none" else "stop"
+    return Answer(text, pieces, ending, ask.input_tokens, ask.tool_name)
 
 
 def _truncated(ask: Ask, pieces: list[str]) -> Answer:

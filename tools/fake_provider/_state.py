@@ -51,7 +51,7 @@ FAULTS: dict[str, str] = {
     "content_filter": "a refusal answer; arg mode='error' for a 400 instead",
     "length": "answer cut at half with the output-limit finish reason",
     "invalid_json": "unusable structured answer; arg kind 'syntax' | 'schema'",
-    "flap": "down/up alternating; args every (1), fault (unavailable), start",
+    "flap": "down/up alternating; args every (1), down (unavailable), start",
 }
 _ALIASES = {"server_error_once": ("server_error", 1)}
 
@@ -248,8 +248,8 @@ def _resolve(
     down_first = args.get("start", "down") == "down"
     if ((index // every) % 2 == 0) != down_first:
         return None
-    rest = {k: v for k, v in args.items() if k not in ("every", "start", "fault")}
-    return str(args.get("fault", "unavailable")), rest
+    rest = {k: v for k, v in args.items() if k not in ("every", "start", "down")}
+    return str(args.get("down", "unavailable")), rest
 
 
 def _scalar(text: str) -> Any:
