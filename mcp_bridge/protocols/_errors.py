@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mcp_bridge.errors import (
@@ -83,7 +83,8 @@ _QUOTA = re.compile(
 _CONTEXT = re.compile(
     r"context_length_exceeded|prompt is too long|maximum context length"
     r"|input token count.{0,80}exceeds|context (?:length|window)"
-    r"|too many (?:input )?tokens|reduce the length of the messages",
+    r"|too many (?:input )?tokens|reduce the length of the messages"
+    r"|exceeds? the available context size|exceed_context_size",
     re.IGNORECASE,
 )
 _FILTER = re.compile(
@@ -142,8 +143,6 @@ class ErrorFacts:
     message: str = ""
     retry_delay: float | None = None
     implied_status: int | None = None
-    raw: str = ""
-    details: list[Any] = field(default_factory=list)
 
 
 def error_facts(body: str | Mapping[str, Any] | list[Any]) -> ErrorFacts:
@@ -164,7 +163,7 @@ def error_facts(body: str | Mapping[str, Any] | list[Any]) -> ErrorFacts:
 def _text_facts(text: str) -> ErrorFacts:
     flat = re.sub(r"<[^>]+>", " ", text)
     flat = " ".join(flat.split())
-    return ErrorFacts(message=flat, raw=text)
+    return ErrorFacts(message=flat)
 
 
 def _mapping_facts(body: Mapping[str, Any], raw: str) -> ErrorFacts:
@@ -192,8 +191,6 @@ def _mapping_facts(body: Mapping[str, Any], raw: str) -> ErrorFacts:
         message=" ".join(message.split()),
         retry_delay=_retry_info(details),
         implied_status=implied,
-        raw=raw,
-        details=details,
     )
 
 

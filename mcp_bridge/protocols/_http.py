@@ -26,6 +26,7 @@ import httpx2
 
 from mcp_bridge import __version__
 from mcp_bridge.canonical import ChatRequest, ChatResponse, FinishReason, Usage
+from mcp_bridge.config import ProviderConfig
 from mcp_bridge.errors import (
     ConnectionFailed,
     InvalidResponse,
@@ -256,7 +257,7 @@ class HTTPAdapter(ProtocolAdapter):
     ) -> ChatResponse:
         try:
             wire = self.wire_request(request)
-            clock = _Clock(timeouts)
+            clock = _Clock(_with_overrides(timeouts, self.provider))
             answer = await self._exchange(wire, clock, on_chunk, caller)
             return self._finish(answer, wire.structured, clock, caller)
         except ProviderError:
@@ -316,7 +317,10 @@ class HTTPAdapter(ProtocolAdapter):
             parser = self.stream_parser(caller)
             return await _read_stream(chunks, parser, clock, on_chunk)
         body = await _read_all(chunks, clock, caller)
-        return self.parse_body(_json_body(body, caller), caller)
+        answer = self.parse_body(_json_body(body, caller), caller)
+        if on_chunk is not None and answer.text:
+            on_chunk(len(answer.text))
+        return answer
 
     def _finish(
         self,
@@ -361,6 +365,17 @@ class HTTPAdapter(ProtocolAdapter):
         if response.status_code >= 300:
             body = response.text[:_ERROR_BODY_LIMIT]
             raise self.map_error(caller, response.status_code, body, response.headers)
+
+
+def _with_overrides(
+    timeouts: AttemptTimeouts, provider: ProviderConfig
+) -> AttemptTimeouts:
+    """The provider's own limits where it sets them (idempotent if applied twice)."""
+    return AttemptTimeouts(
+        connect_s=provider.connect_timeout_s or timeouts.connect_s,
+        first_token_s=provider.first_token_timeout_s or timeouts.first_token_s,
+        stall_s=provider.stall_timeout_s or timeouts.stall_s,
+    )
 
 
 def _http_timeout(connect_s: float) -> httpx2.Timeout:

@@ -148,8 +148,20 @@ OPENAI_CASES = [
     (502, "<html><body><h1>502 Bad Gateway</h1></body></html>", ServerError),
     (
         400,
-        {"error": "the request exceeds the available context size, try increasing it"},
-        BadRequest,
+        {
+            "error": {
+                "code": 400,
+                "message": "the request exceeds the available context size, "
+                "try increasing it",
+                "type": "exceed_context_size_error",
+            }
+        },
+        ContextTooLong,
+    ),
+    (
+        404,
+        {"error": 'model "llama9" not found, try pulling it first'},
+        ModelNotFound,
     ),
     (
         400,

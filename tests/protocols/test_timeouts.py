@@ -95,3 +95,11 @@ async def test_a_probe_that_never_answers_times_out() -> None:
 
     with anyio.fail_after(5), pytest.raises(ProviderTimeout, match="models list"):
         await upstream.adapter(provider("anthropic")).probe(0.05)
+
+
+async def test_a_providers_own_first_token_limit_overrides_the_attempts() -> None:
+    upstream = Upstream(hang_before=True)
+    config = provider("openai", first_token_timeout_s=0.05)
+
+    with anyio.fail_after(5), pytest.raises(ProviderTimeout, match=r"0\.05 s"):
+        await upstream.adapter(config).send(ask(), SLOW)
