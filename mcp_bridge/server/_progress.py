@@ -7,15 +7,16 @@ long upstream call must keep sending them; values strictly increase.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 
-__all__ = ["Reporter", "progress_reporter"]
+__all__ = ["Reporter", "with_progress"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 SendFn = Callable[[float, str], Awaitable[None]]
 
 
@@ -45,18 +46,31 @@ class Reporter:
                 logger.debug("progress not sent: the client has gone")
 
 
-@asynccontextmanager
-async def progress_reporter(
-    send: SendFn, *, heartbeat_s: float, label: str
-) -> AsyncIterator[Reporter]:
-    """Yield a reporter that also sends a heartbeat every `heartbeat_s` seconds."""
+async def with_progress(
+    send: SendFn,
+    call: Callable[[Reporter], Awaitable[T]],
+    *,
+    heartbeat_s: float,
+    label: str,
+) -> T:
+    """Run `call(reporter)` while a heartbeat reports every `heartbeat_s` seconds.
+
+    The call's own exception comes out as it is, not inside an exception group,
+    so that callers can map it to a tool error.
+    """
     reporter = Reporter(send)
+    failure: Exception | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(_heartbeat, reporter, heartbeat_s, label)
         try:
-            yield reporter
+            value = await call(reporter)
+        except Exception as exc:
+            failure = exc
         finally:
             tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return value
 
 
 async def _heartbeat(reporter: Reporter, every_s: float, label: str) -> None:

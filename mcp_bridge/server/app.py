@@ -19,11 +19,11 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_bridge import __version__
-from mcp_bridge.canonical import Attempt, Message
+from mcp_bridge.canonical import Message
 from mcp_bridge.config import BridgeConfig
 from mcp_bridge.errors import AllAttemptsFailed, ConfigError, InputError
 from mcp_bridge.server._bound import bound_result
-from mcp_bridge.server._progress import Reporter, progress_reporter
+from mcp_bridge.server._progress import Reporter, with_progress
 from mcp_bridge.server._render import render_complete, render_plan, render_verify
 from mcp_bridge.verbs import (
     CompleteArgs,
@@ -300,10 +300,12 @@ class _Tools:
             await ctx.report_progress(value, message=message)
 
         try:
-            async with progress_reporter(
-                send, heartbeat_s=self.heartbeat_s, label=label
-            ) as reporter:
-                return await call(router, reporter)
+            return await with_progress(
+                send,
+                lambda reporter: call(router, reporter),
+                heartbeat_s=self.heartbeat_s,
+                label=label,
+            )
         except (InputError, ConfigError) as exc:
             raise ToolError(str(exc)) from exc
         except AllAttemptsFailed as exc:
@@ -328,17 +330,12 @@ class _Tools:
 
 
 def _failure_message(exc: AllAttemptsFailed) -> str:
-    attempts = [a for a in exc.attempts if isinstance(a, Attempt)]
-    lines = [str(exc).splitlines()[0] if str(exc) else "every provider failed"]
-    for a in attempts:
-        status = f" HTTP {a.status}" if a.status is not None else ""
-        detail = f": {a.error}" if a.error else ""
-        lines.append(f"- {a.provider} ({a.model}): {a.outcome}{status}{detail}")
-    lines.append(
-        "Retry later, raise timeout_s, or check the providers with the "
-        "bridge://providers resource or `multibridge-mcp doctor`."
+    # The router's message already lists every attempt and skipped provider.
+    return (
+        f"every provider failed: {exc}\nRetry later, raise timeout_s, or check "
+        "the providers with the bridge://providers resource or "
+        "`multibridge-mcp doctor`."
     )
-    return "\n".join(lines)
 
 
 def _register_resources(server: MCPServer[_State], state: _State) -> None:
