@@ -9,6 +9,9 @@ Everything about time lives here:
   produce something (keep-alive comments and empty role chunks do not count);
 - stall: after that, no bytes for `stall_s`;
 - total: the caller's cancel scope above us, never caught here.
+
+Without streaming (`stream = false`) a provider sends nothing until the whole
+answer is ready, so the first-token limit bounds the whole generation.
 """
 
 from __future__ import annotations
