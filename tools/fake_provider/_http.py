@@ -132,6 +132,14 @@ class HttpConnection:
         head = _head(status, {**headers, "transfer-encoding": "chunked"}, self)
         await self._stream.send(head)
 
+    async def send_stream(
+        self, status: int, headers: dict[str, str], chunks: list[bytes], *, end: bool
+    ) -> None:
+        """Send headers and chunks in one write (fast); `end` adds the last chunk."""
+        head = _head(status, {**headers, "transfer-encoding": "chunked"}, self)
+        frames = b"".join(b"%x\r\n%b\r\n" % (len(c), c) for c in chunks if c)
+        await self._stream.send(head + frames + (b"0\r\n\r\n" if end else b""))
+
     async def send_chunk(self, data: bytes) -> None:
         """Send one chunk of a streamed response (empty data is skipped)."""
         if data:
