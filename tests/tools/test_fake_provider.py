@@ -18,6 +18,7 @@ from tools.fake_provider import (
     FakeProcess,
     FakeProvider,
     parse_model_fault,
+    refused_base_url,
     sample_for_schema,
 )
 
@@ -189,6 +190,20 @@ async def test_openai_json_object_mode_gets_a_json_object(fake_provider, client)
     response = await call(client, fake_provider, "openai", response_format=fmt)
 
     assert isinstance(json.loads(whole_text("openai", response.json())), dict)
+
+
+async def test_schema_written_in_the_prompt_is_followed_like_a_model_would(
+    fake_provider, client
+):
+    system = f"Reply with JSON satisfying this JSON Schema: {json.dumps(SCHEMA)}"
+    response = await call(client, fake_provider, "anthropic", system=system)
+
+    jsonschema.validate(json.loads(whole_text("anthropic", response.json())), SCHEMA)
+
+
+async def test_refused_base_url_refuses_connections(client):
+    with anyio.fail_after(5), pytest.raises(httpx2.ConnectError):
+        await client.get(refused_base_url("openai") + "/models")
 
 
 async def test_anthropic_whole_answer_is_a_message(fake_provider, client):

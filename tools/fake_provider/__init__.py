@@ -9,7 +9,7 @@ time (`fake.set_fault(...)`, `POST /_control/faults`); `FAULTS` lists them.
 
 from tools.fake_provider._answers import default_text
 from tools.fake_provider._process import FakeProcess
-from tools.fake_provider._runner import FakeProvider, serve_fake
+from tools.fake_provider._runner import FakeProvider, refused_base_url, serve_fake
 from tools.fake_provider._schema import sample_for_schema
 from tools.fake_provider._state import (
     FAULTS,
@@ -26,6 +26,7 @@ __all__ = [
     "RecordedRequest",
     "default_text",
     "parse_model_fault",
+    "refused_base_url",
     "sample_for_schema",
     "serve_fake",
 ]

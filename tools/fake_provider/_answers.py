@@ -17,12 +17,14 @@ __all__ = [
     "StreamParts",
     "build_answer",
     "count_tokens",
+    "all_text",
     "default_text",
     "last_user_text",
     "text_of",
 ]
 
 _PIECE = re.compile(r"\s*\S+")
+_SCHEMA_KEYS = {"type", "properties", "$schema", "$ref", "anyOf", "oneOf", "enum"}
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Ask:
     schema: Any = None
     tool_name: str | None = None
     include_usage: bool = False
+    context: str = ""
+    """Every instruction and message text, searched for a schema in the prompt."""
 
 
 @dataclass
@@ -127,11 +131,32 @@ def _truncated(ask: Ask, pieces: list[str]) -> Answer:
 
 
 def _generated_text(ask: Ask) -> str:
-    if not ask.json_mode:
-        return default_text(ask.prompt)
-    if ask.schema is None:
+    # Like a real model, follow a schema given in the prompt when no API option did.
+    schema = ask.schema if ask.schema is not None else schema_in_prompt(ask.context)
+    if schema is not None:
+        return json.dumps(sample_for_schema(schema))
+    if ask.json_mode:
         return json.dumps({"answer": default_text(ask.prompt)})
-    return json.dumps(sample_for_schema(ask.schema))
+    return default_text(ask.prompt)
+
+
+def schema_in_prompt(text: str) -> Any:
+    """The first JSON Schema object written into a prompt that mentions JSON."""
+    if "JSON" not in text:
+        return None
+    decoder = json.JSONDecoder()
+    start = text.find("{")
+    for _ in range(64):
+        if start < 0:
+            return None
+        try:
+            value, _end = decoder.raw_decode(text, start)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and _SCHEMA_KEYS & set(value):
+            return value
+        start = text.find("{", start + 1)
+    return None
 
 
 def _break_json(text: str, schema: Any, kind: str) -> str:
@@ -153,6 +178,18 @@ def _break_json(text: str, schema: Any, kind: str) -> str:
     else:
         return json.dumps([value])
     return json.dumps(value)
+
+
+def all_text(*parts: Any) -> str:
+    """Join the text of system prompts and messages of any vendor's shape."""
+    texts: list[str] = []
+    for part in parts:
+        items = part if isinstance(part, list) else [part]
+        for item in items:
+            if isinstance(item, dict):
+                item = item.get("content", item.get("parts", item.get("text")))
+            texts.append(text_of(item))
+    return "\n".join(t for t in texts if t)
 
 
 def last_user_text(messages: Any, user_role: str) -> str:

@@ -9,6 +9,7 @@ from tools.fake_provider._answers import (
     Answer,
     Ask,
     StreamParts,
+    all_text,
     count_tokens,
     last_user_text,
 )
@@ -76,6 +77,7 @@ class AnthropicWire(Wire):
             json_mode=tool_name is not None or schema is not None,
             schema=schema,
             tool_name=tool_name,
+            context=all_text(body.get("system"), messages),
         )
 
     def whole(self, ask: Ask, answer: Answer) -> dict[str, Any]:

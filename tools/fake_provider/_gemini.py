@@ -9,6 +9,7 @@ from tools.fake_provider._answers import (
     Answer,
     Ask,
     StreamParts,
+    all_text,
     count_tokens,
     last_user_text,
 )
@@ -97,6 +98,7 @@ class GeminiWire(Wire):
             max_tokens=_pick(config, "maxOutputTokens"),
             json_mode=mime == "application/json" or schema is not None,
             schema=schema,
+            context=all_text(body.get("systemInstruction"), contents),
         )
 
     def whole(self, ask: Ask, answer: Answer) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from tools.fake_provider._answers import (
     Answer,
     Ask,
     StreamParts,
+    all_text,
     count_tokens,
     last_user_text,
 )
@@ -83,6 +84,7 @@ class OpenAIWire(Wire):
             json_mode=fmt.get("type") in ("json_schema", "json_object"),
             schema=schema,
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            context=all_text(messages),
         )
 
     def whole(self, ask: Ask, answer: Answer) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,7 @@ from tools.fake_provider._control import reply_from
 from tools.fake_provider._http import serve_http
 from tools.fake_provider._state import FakeState, RecordedRequest
 
-__all__ = ["FakeProvider", "serve_fake"]
+__all__ = ["FakeProvider", "refused_base_url", "serve_fake"]
 
 _PATHS = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}
 
@@ -31,6 +32,15 @@ async def serve_fake(
 ) -> None:
     """Serve the fake on the current event loop until cancelled; reports the port."""
     await serve_http(FakeApp(state), host, port, task_status=task_status)
+
+
+def refused_base_url(protocol: str = "openai") -> str:
+    """A base URL on 127.0.0.1 where nothing listens, so connections are refused."""
+    # Bind then close: the kernel will not hand the port out again at once.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}{_PATHS[protocol]}"
 
 
 class FakeProvider:
