@@ -28,6 +28,7 @@ from mcp_bridge.errors import (
     InputError,
     InvalidResponse,
     ProviderError,
+    ProviderTimeout,
 )
 from mcp_bridge.protocols import AttemptTimeouts, ProtocolAdapter, adapter_for
 from mcp_bridge.resilience.clock import Clock, SystemClock
@@ -122,6 +123,8 @@ class Router:
         self._adapters: dict[str, ProtocolAdapter] = {}
         self._calls = 0
         self._hedges = 0
+        self.observer: Callable[[Attempt], None] | None = None
+        """Receives every attempt as it is recorded (for metrics)."""
 
     async def call(
         self,
@@ -164,6 +167,33 @@ class Router:
             self.health.status(p, unusable_reason(p) is None)
             for p in self.config.providers
         ]
+
+    async def probe_open(self, timeout_s: float = 5.0) -> list[str]:
+        """Probe each provider whose breaker cooldown is over with a models-list
+        call (for the HTTP service's background loop); returns the names probed.
+        """
+        usable = [p for p in self.config.providers if unusable_reason(p) is None]
+        await self.health.refresh(usable)
+        probed = []
+        for provider in usable:
+            if self.health.get(provider).state == "closed":
+                continue
+            if await self.health.admit(provider, timeout_s + 5.0):
+                probed.append(provider.name)
+                await self._probe(provider, timeout_s)
+        await self.health.persist()
+        return probed
+
+    async def _probe(self, provider: ProviderConfig, timeout_s: float) -> None:
+        try:
+            with anyio.fail_after(timeout_s):
+                await self._adapter(provider).probe(timeout_s)
+        except ProviderError as exc:
+            self.health.failed(provider, exc)
+        except TimeoutError:
+            self.health.failed(provider, _probe_timeout(provider, timeout_s))
+        else:
+            self.health.probed(provider)
 
     def _total_s(self, timeout_s: float | None) -> float:
         if timeout_s is None:
@@ -527,6 +557,8 @@ class Router:
             error=str(error) if error is not None else None,
         )
         call.attempts.append(attempt)
+        if self.observer is not None:
+            self.observer(attempt)
         logger.info(
             "attempt %s (%s): %s status=%s %.0f ms",
             attempt.provider,
@@ -584,6 +616,14 @@ async def open_router(
             with anyio.CancelScope(shield=True):
                 await router.health.persist()
                 await store.flush()
+
+
+def _probe_timeout(provider: ProviderConfig, timeout_s: float) -> ProviderError:
+    return ProviderTimeout(
+        f"the models list did not answer within {timeout_s:g} s",
+        provider=provider.name,
+        model=provider.model,
+    )
 
 
 def _estimated_tokens(request: ChatRequest, provider: ProviderConfig) -> int:

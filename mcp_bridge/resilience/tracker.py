@@ -112,6 +112,10 @@ class HealthTracker:
         record.observe(latency_ms, ttft_ms)
         self._changed(provider, self.breaker.on_success(record))
 
+    def probed(self, provider: ProviderConfig) -> None:
+        """A health probe (not a call) succeeded: close the breaker."""
+        self._changed(provider, self.breaker.on_success(self.get(provider)))
+
     def failed(self, provider: ProviderConfig, error: ProviderError) -> None:
         """Count a health fault (feeds the breaker)."""
         record = self.get(provider)

@@ -270,3 +270,20 @@ async def test_an_outage_one_process_learned_is_known_to_the_next_from_its_first
     ):
         assert (await second.call(ask())).provider == "b"
     assert later.count("a") == 0
+
+
+async def test_an_active_probe_closes_an_open_breaker_once_its_cooldown_is_over() -> (
+    None
+):
+    up, clock = Upstreams(), FakeClock()
+    up.script("a", fail(502), fail(502))
+    cfg = config(provider("a", 1), provider("b", 2), breaker=BREAKER)
+    async with open_router(cfg, transport=up.transport(), clock=clock) as router:
+        await router.call(ask())
+        await router.call(ask())
+        assert await router.probe_open() == []  # still cooling down
+        clock.advance(13)
+        assert await router.probe_open() == ["a"]
+        status = {s.name: s.state for s in await router.status()}
+    assert status["a"] == "closed"
+    assert up.count("a") == 3  # two calls and one models-list probe

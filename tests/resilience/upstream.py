@@ -126,6 +126,8 @@ class Upstreams:
     async def _handle(self, request: httpx2.Request) -> httpx2.Response:
         name = request.url.host.removesuffix(".test")
         self.requests[name].append(json.loads(request.content or b"{}"))
+        if request.method == "GET":  # a models-list probe
+            return httpx2.Response(200, json={"object": "list", "data": []})
         queue = self.queues[name]
         reply = (
             queue.popleft() if queue else self.defaults.get(name, ok(f"from {name}"))
