@@ -294,7 +294,10 @@ class Router:
         async with anyio.create_task_group() as tg:
             tg.start_soon(drive, lanes[0])
             hedge = await self._maybe_hedge(call, lanes[0], finished)
-            if hedge is not None:
+            if hedge is not None and finished.is_set():
+                # The primary ended while the hedge was being admitted.
+                call.queue.appendleft(hedge.provider)
+            elif hedge is not None:
                 lanes.append(hedge)
                 tg.start_soon(drive, hedge)
             await finished.wait()

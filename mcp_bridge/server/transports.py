@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
+from mcp_bridge.server._service import build_service_app
 from mcp_bridge.server.app import build_server
 
 __all__ = ["build_http_app", "run_http", "run_stdio"]
@@ -27,11 +29,7 @@ def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlett
 
     Later layers (auth, metrics, shared state) wrap or extend this app.
     """
-    server = build_server(config)
-    return server.streamable_http_app(
-        stateless_http=config.http.stateless,
-        host=host or config.http.host,
-    )
+    return build_service_app(config, host=host or config.http.host)
 
 
 def run_http(config: BridgeConfig, host: str, port: int) -> None:
@@ -40,4 +38,12 @@ def run_http(config: BridgeConfig, host: str, port: int) -> None:
 
     app = build_http_app(config, host=host)
     logger.info("serving MCP over HTTP at http://%s:%d/mcp", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # On SIGTERM uvicorn stops accepting, lets in-flight calls finish within
+    # the grace period, then runs the lifespan exit, which flushes the store.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=math.ceil(config.http.shutdown_grace_s),
+    )

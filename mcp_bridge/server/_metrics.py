@@ -1,0 +1,146 @@
+"""Prometheus metrics of the HTTP service, in a registry of their own.
+
+Labels carry only names from the configuration (provider, tool) and fixed
+vocabularies (attempt outcomes, breaker states); never a key, a token or a
+prompt. Breaker gauges are refreshed from the shared state at scrape time, so
+every replica reports what any replica learned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from mcp_bridge.canonical import Attempt
+from mcp_bridge.config import BridgeConfig
+from mcp_bridge.resilience import ProviderStatus
+
+__all__ = ["CONTENT_TYPE", "BridgeMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+_TOOLS = frozenset({"complete", "plan", "verify"})
+_STATES = ("closed", "open", "half_open", "disabled")
+_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+
+
+class BridgeMetrics:
+    """The service's counters, histograms and gauges."""
+
+    def __init__(self, config: BridgeConfig) -> None:
+        self.registry = CollectorRegistry()
+        self._prices = {
+            p.name: (p.price_input_per_mtok, p.price_output_per_mtok)
+            for p in config.providers
+        }
+        self._define_calls()
+        self._define_providers()
+
+    def _define_calls(self) -> None:
+        r = self.registry
+        self.tool_calls = Counter(
+            "multibridge_tool_calls", "Tool calls by tool and outcome.",
+            ["tool", "outcome"], registry=r,
+        )  # fmt: skip
+        self.tool_seconds = Histogram(
+            "multibridge_tool_call_duration_seconds", "Tool call duration.",
+            ["tool"], buckets=_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.attempts = Counter(
+            "multibridge_attempts", "Upstream attempts by provider and outcome.",
+            ["provider", "outcome"], registry=r,
+        )  # fmt: skip
+        self.attempt_seconds = Histogram(
+            "multibridge_attempt_duration_seconds", "Upstream attempt latency.",
+            ["provider"], buckets=_BUCKETS, registry=r,
+        )  # fmt: skip
+
+    def _define_providers(self) -> None:
+        r = self.registry
+        self.tokens = Counter(
+            "multibridge_tokens", "Tokens reported by providers.",
+            ["provider", "direction"], registry=r,
+        )  # fmt: skip
+        self.cost = Counter(
+            "multibridge_estimated_cost_usd",
+            "Estimated cost from the configured per-million-token prices.",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.breaker = Gauge(
+            "multibridge_breaker_state",
+            "1 for the provider's current breaker state, 0 for the others.",
+            ["provider", "state"], registry=r,
+        )  # fmt: skip
+        self.usable = Gauge(
+            "multibridge_providers_usable", "Providers that may be called now.",
+            registry=r,
+        )  # fmt: skip
+        self.degraded = Gauge(
+            "multibridge_state_store_degraded",
+            "1 while the shared state store is unreachable (local state in use).",
+            registry=r,
+        )  # fmt: skip
+
+    def observe_attempt(self, attempt: Attempt) -> None:
+        """Count one upstream attempt, its latency, tokens and cost."""
+        provider = attempt.provider
+        self.attempts.labels(provider, attempt.outcome).inc()
+        self.attempt_seconds.labels(provider).observe(attempt.latency_ms / 1000)
+        self.tokens.labels(provider, "input").inc(attempt.input_tokens)
+        self.tokens.labels(provider, "output").inc(attempt.output_tokens)
+        price_in, price_out = self._prices.get(provider, (0.0, 0.0))
+        cost = attempt.input_tokens * price_in + attempt.output_tokens * price_out
+        self.cost.labels(provider).inc(cost / 1_000_000)
+
+    def observe_tool(self, tool: str, outcome: str, seconds: float) -> None:
+        """Count one tool call (unknown tool names are counted as "other")."""
+        name = tool if tool in _TOOLS else "other"
+        self.tool_calls.labels(name, outcome).inc()
+        self.tool_seconds.labels(name).observe(seconds)
+
+    def observe_status(
+        self, statuses: Sequence[ProviderStatus], usable: int, degraded: bool
+    ) -> None:
+        """Set the breaker and availability gauges from the shared state."""
+        for status in statuses:
+            for state in _STATES:
+                value = 1.0 if status.state == state else 0.0
+                self.breaker.labels(status.name, state).set(value)
+        self.usable.set(usable)
+        self.degraded.set(1.0 if degraded else 0.0)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return bytes(generate_latest(self.registry))
+
+    async def tool_middleware(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        """MCP server middleware timing every tools/call."""
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        tool = str((ctx.params or {}).get("name", ""))
+        started, outcome = time.monotonic(), "error"
+        try:
+            result = await call_next(ctx)
+            outcome = "error" if _is_error(result) else "ok"
+            return result
+        finally:
+            self.observe_tool(tool, outcome, time.monotonic() - started)
+
+
+def _is_error(result: HandlerResult) -> bool:
+    if isinstance(result, dict):
+        return bool(result.get("isError"))
+    return bool(getattr(result, "is_error", False))

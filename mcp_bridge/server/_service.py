@@ -1,0 +1,149 @@
+"""The shared HTTP service: MCP at /mcp, plus /healthz and /metrics, guarded.
+
+    request -> Host/Origin guard -> bearer auth -> rate limit -> route
+               (not /healthz)      (/mcp; /metrics off loopback)  (/mcp)
+
+Streamable HTTP is stateless by default, so replicas behind a load balancer
+need no sticky sessions; responses stream over SSE so that progress
+notifications reach HTTP clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_bridge import __version__
+from mcp_bridge.config import BridgeConfig
+from mcp_bridge.resilience import ProviderStatus, Router, open_router
+from mcp_bridge.server._auth import BearerAuth, check_bind, is_loopback, resolve_tokens
+from mcp_bridge.server._guard import (
+    HostOriginGuard,
+    RateLimit,
+    RateLimiter,
+    transport_security,
+)
+from mcp_bridge.server._metrics import CONTENT_TYPE, BridgeMetrics
+from mcp_bridge.server.app import RouterFactory, build_server
+
+__all__ = ["build_service_app"]
+
+logger = logging.getLogger(__name__)
+
+MCP_PATH = "/mcp"
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+
+
+@dataclass
+class _Live:
+    """The router while the service runs (set by the lifespan)."""
+
+    router: Router | None = None
+
+
+def build_service_app(
+    config: BridgeConfig, *, host: str, env: Mapping[str, str] = os.environ
+) -> Starlette:
+    """The whole HTTP service for `config` bound to `host`.
+
+    Raises ConfigError when `host` is reachable from other machines and no
+    token is configured.
+    """
+    tokens = resolve_tokens(config.http, env)
+    check_bind(host, tokens)
+    live, metrics = _Live(), BridgeMetrics(config)
+    server = build_server(config, router_factory=_factory(live, metrics))
+    server.middleware.append(metrics.tool_middleware)
+    _add_routes(server, live, metrics)
+    security = transport_security(config.http, host)
+    app = server.streamable_http_app(
+        stateless_http=config.http.stateless,
+        json_response=False,
+        host=host,
+        transport_security=security,
+        max_request_body_size=config.http.max_body_bytes,
+    )
+    if config.http.rate_limit_per_minute > 0:
+        limiter = RateLimiter(config.http.rate_limit_per_minute)
+        app.add_middleware(RateLimit, limiter=limiter, paths={MCP_PATH})
+    if tokens:
+        app.add_middleware(
+            BearerAuth, tokens=tokens, paths=_protected(is_loopback(host))
+        )
+    app.add_middleware(HostOriginGuard, settings=security, exempt={HEALTH_PATH})
+    logger.info(
+        "HTTP service: %d token(s), state %s, stateless=%s",
+        len(tokens),
+        config.state.split("://", 1)[0],
+        config.http.stateless,
+    )
+    return app
+
+
+def _protected(loopback: bool) -> set[str]:
+    # /metrics reveals traffic and provider names: only loopback reads it freely.
+    return {MCP_PATH} if loopback else {MCP_PATH, METRICS_PATH}
+
+
+def _factory(live: _Live, metrics: BridgeMetrics) -> RouterFactory:
+    @asynccontextmanager
+    async def factory(config: BridgeConfig) -> AsyncIterator[Router]:
+        async with open_router(config) as router:
+            router.observer = metrics.observe_attempt
+            live.router = router
+            try:
+                yield router
+            finally:
+                live.router = None
+
+    return factory
+
+
+def _add_routes(server: MCPServer[Any], live: _Live, metrics: BridgeMetrics) -> None:
+    async def healthz(_: Request) -> Response:
+        if live.router is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        statuses, usable = await _survey(live.router)
+        body = {
+            "status": "ok" if usable else "unavailable",
+            "providers_usable": usable,
+            "providers": len(statuses),
+            "state_store": live.router.store.name,
+            "state_degraded": live.router.store.degraded,
+            "version": __version__,
+        }
+        return JSONResponse(body, status_code=200 if usable else 503)
+
+    async def scrape(_: Request) -> Response:
+        if live.router is not None:
+            statuses, usable = await _survey(live.router)
+            metrics.observe_status(statuses, usable, live.router.store.degraded)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    server.custom_route(HEALTH_PATH, methods=["GET"])(healthz)
+    server.custom_route(METRICS_PATH, methods=["GET"])(scrape)
+
+
+async def _survey(router: Router) -> tuple[list[ProviderStatus], int]:
+    """Each provider's status, and how many may be called right now."""
+    statuses = await router.status()
+    now = time.time()
+    usable = sum(
+        1
+        for s in statuses
+        if s.enabled
+        and s.state != "disabled"
+        and (s.cooldown_until is None or s.cooldown_until <= now)
+    )
+    return statuses, usable
