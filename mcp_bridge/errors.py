@@ -165,6 +165,13 @@ class BadRequest(ProviderError):
 class InvalidResponse(ProviderError):
     kind = "invalid_response"
 
+    answer: str | None = None
+    """The model's complete but unacceptable answer (bad JSON, schema violation).
+
+    Set only when the exchange itself succeeded, so the router can feed the
+    answer back for one repair attempt; None for broken streams and bodies.
+    """
+
 
 class AllAttemptsFailed(BridgeError):
     """No candidate produced an answer; `attempts` records what each one did."""

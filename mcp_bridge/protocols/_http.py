@@ -475,12 +475,17 @@ def _structured_value(answer: Answer, structured: Structured, caller: Caller) ->
                 "the output-token limit cut the JSON answer short; raise max_tokens "
                 "or the provider's max_output_tokens",
             ) from exc
+        exc.answer = answer.text
         raise
     if structured.wrapped:
         value = unwrap(value)
     if structured.nullable_optionals:
         value = drop_optional_nulls(value, structured.schema)
-    validate(value, structured.schema, caller)
+    try:
+        validate(value, structured.schema, caller)
+    except InvalidResponse as exc:
+        exc.answer = answer.text
+        raise
     return value
 
 

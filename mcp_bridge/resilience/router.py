@@ -351,6 +351,10 @@ class Router:
                 response = await self._send(call, lane, call.request)
             except ProviderError as exc:
                 self._act(call, provider, exc, lane.latency_ms)
+                if isinstance(exc, InvalidResponse) and exc.answer is not None:
+                    # The protocol layer rejected a complete answer against
+                    # the schema: that deserves the same repair as a verb's.
+                    return await self._repair(call, lane, exc.answer, exc)
                 if self._quick_retry(call, provider, exc):
                     continue
                 return None
@@ -360,13 +364,19 @@ class Router:
         self, call: _Call, lane: _Lane, response: ChatResponse
     ) -> _Win | None:
         """Validate an answer; on failure, one repair attempt, then fail over."""
-        provider = lane.provider
-        problem = self._check(call, provider, response, outcome="ok")
+        problem = self._check(call, lane.provider, response, outcome="ok")
         if not isinstance(problem, InvalidResponse):
-            return _Win(provider, response, problem)
+            return _Win(lane.provider, response, problem)
+        return await self._repair(call, lane, response.text, problem)
+
+    async def _repair(
+        self, call: _Call, lane: _Lane, answer: str, problem: InvalidResponse
+    ) -> _Win | None:
+        """Send the bad answer back with what was wrong; fail over if still bad."""
+        provider = lane.provider
         try:
             repaired = await self._send(
-                call, lane, _repair_request(call, response, problem)
+                call, lane, _repair_request(call, answer, problem)
             )
         except ProviderError as exc:
             self._act(call, provider, exc, lane.latency_ms)
@@ -635,9 +645,7 @@ def _estimated_tokens(request: ChatRequest, provider: ProviderConfig) -> int:
     return chars // 4 + (request.max_tokens or provider.max_output_tokens)
 
 
-def _repair_request(
-    call: _Call, response: ChatResponse, problem: InvalidResponse
-) -> ChatRequest:
+def _repair_request(call: _Call, answer: str, problem: InvalidResponse) -> ChatRequest:
     """The original conversation, the bad answer, and what was wrong with it."""
     fix = Message(
         role="user",
@@ -646,7 +654,7 @@ def _repair_request(
             "Reply again with the corrected answer only."
         ),
     )
-    bad = Message(role="assistant", content=response.text or "(empty)")
+    bad = Message(role="assistant", content=answer or "(empty)")
     messages = [*call.request.messages, bad, fix]
     return call.request.model_copy(update={"messages": messages})
 

@@ -70,6 +70,23 @@ async def test_invalid_json_never_reaches_the_caller(
     assert data["attempts"][0]["outcome"] == "invalid_response"
 
 
+async def test_json_that_breaks_the_schema_is_repaired_on_the_same_provider(
+    bridge: Bridge, upstream: Upstream
+) -> None:
+    upstream.queue("a-model", '{"n": "three"}', {"n": 3})
+    async with bridge(make_config("a", "b")) as client:
+        result = await client.call_tool(
+            "complete", {"prompt": "count", "json_schema": SCHEMA}
+        )
+    data = result.structured_content
+    assert data is not None and data["data"] == {"n": 3}
+    assert data["provider"] == "a"
+    assert [a["outcome"] for a in data["attempts"]] == ["invalid_response", "repaired"]
+    repair = upstream.bodies("a-model")[1]["messages"]
+    assert repair[-2]["content"] == '{"n": "three"}'
+    assert "does not satisfy the requested schema" in repair[-1]["content"]
+
+
 async def test_every_provider_failing_is_a_tool_error_listing_attempts(
     bridge: Bridge, upstream: Upstream
 ) -> None:
