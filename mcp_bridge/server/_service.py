@@ -11,17 +11,20 @@ notifications reach HTTP clients.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge import __version__
 from mcp_bridge.config import BridgeConfig
@@ -36,7 +39,7 @@ from mcp_bridge.server._guard import (
 from mcp_bridge.server._metrics import CONTENT_TYPE, BridgeMetrics
 from mcp_bridge.server.app import RouterFactory, build_server
 
-__all__ = ["build_service_app"]
+__all__ = ["build_service_app", "serve_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,58 @@ def build_service_app(
         config.http.stateless,
     )
     return app
+
+
+def serve_service(app: Starlette, config: BridgeConfig, host: str, port: int) -> None:
+    """Run `app` under uvicorn until SIGTERM or SIGINT, then drain (blocks).
+
+    On the signal uvicorn stops accepting connections, lets in-flight tool
+    calls finish within `shutdown_grace_s`, then runs the lifespan exit, which
+    flushes the state store. Idle GET streams (notifications only) are ended
+    at once so that they do not hold the shutdown for the whole grace period.
+    """
+    import uvicorn
+    from sse_starlette.sse import AppStatus
+
+    # sse-starlette would cut every SSE response, in-flight results included.
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=math.ceil(config.http.shutdown_grace_s),
+        )
+    )
+    app.add_middleware(_DrainStreams, stopping=lambda: bool(server.should_exit))
+    server.run()
+
+
+class _DrainStreams:
+    """ASGI middleware ending GET /mcp streams once shutdown has begun."""
+
+    def __init__(self, app: ASGIApp, stopping: Callable[[], bool]) -> None:
+        self.app = app
+        self._stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                # uvicorn exposes shutdown only as a flag, so it is polled.
+                while True:
+                    if self._stopping():
+                        tg.cancel_scope.cancel()
+                        return
+                    await anyio.sleep(0.25)
+
+            tg.start_soon(watch)
+            await self.app(scope, receive, send)
+            tg.cancel_scope.cancel()
 
 
 def _protected(loopback: bool) -> set[str]:

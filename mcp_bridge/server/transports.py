@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import math
 
 import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
-from mcp_bridge.server._service import build_service_app
+from mcp_bridge.server._service import build_service_app, serve_service
 from mcp_bridge.server.app import build_server
 
 __all__ = ["build_http_app", "run_http", "run_stdio"]
@@ -34,16 +33,6 @@ def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlett
 
 def run_http(config: BridgeConfig, host: str, port: int) -> None:
     """Serve streamable HTTP on host:port until interrupted (blocks)."""
-    import uvicorn
-
     app = build_http_app(config, host=host)
     logger.info("serving MCP over HTTP at http://%s:%d/mcp", host, port)
-    # On SIGTERM uvicorn stops accepting, lets in-flight calls finish within
-    # the grace period, then runs the lifespan exit, which flushes the store.
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=math.ceil(config.http.shutdown_grace_s),
-    )
+    serve_service(app, config, host, port)
