@@ -37,7 +37,7 @@ from mcp_bridge.errors import (
     ProviderTimeout,
 )
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
-from mcp_bridge.protocols._errors import Caller
+from mcp_bridge.protocols._errors import Caller, classify, error_facts
 from mcp_bridge.protocols._sse import SSEDecoder, SSEEvent
 from mcp_bridge.protocols._structured import load_json, validate
 from mcp_bridge.protocols.schema import drop_optional_nulls, unwrap
@@ -178,7 +178,6 @@ class HTTPAdapter(ProtocolAdapter):
     def parse_body(self, body: Any, caller: Caller) -> Answer:
         """The answer in a whole (non-streamed) JSON body."""
 
-    @abstractmethod
     def map_error(
         self,
         caller: Caller,
@@ -186,7 +185,12 @@ class HTTPAdapter(ProtocolAdapter):
         body: str | Mapping[str, Any] | list[Any],
         headers: Mapping[str, str],
     ) -> ProviderError:
-        """The `ProviderError` for a failed status or an in-stream error."""
+        """The `ProviderError` for a failed status or an in-stream error.
+
+        `error_facts` reads every vendor's error shape (and stranger ones such
+        as FastAPI's {"detail": ...} or plain text), so one mapping serves all.
+        """
+        return classify(caller, status, error_facts(body), headers)
 
     @abstractmethod
     def probe_url(self) -> str:

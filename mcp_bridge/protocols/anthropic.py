@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp_bridge.canonical import ChatRequest, FinishReason, Usage
-from mcp_bridge.errors import ContentFiltered, InvalidResponse, ProviderError
-from mcp_bridge.protocols._errors import Caller, classify, error_facts
+from mcp_bridge.errors import ContentFiltered, InvalidResponse
+from mcp_bridge.protocols._errors import Caller
 from mcp_bridge.protocols._http import (
     Answer,
     HTTPAdapter,
@@ -126,16 +126,6 @@ class AnthropicAdapter(HTTPAdapter):
             ),
             model=str(body.get("model") or ""),
         )
-
-    def map_error(
-        self,
-        caller: Caller,
-        status: int | None,
-        body: str | Mapping[str, Any] | list[Any],
-        headers: Mapping[str, str],
-    ) -> ProviderError:
-        """Anthropic's {"type": "error", "error": {type, message}} and others."""
-        return classify(caller, status, error_facts(body), headers)
 
 
 class _EventParser(StreamParser):

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp_bridge.canonical import ChatRequest, FinishReason, Usage
-from mcp_bridge.errors import ContentFiltered, InvalidResponse, ProviderError
-from mcp_bridge.protocols._errors import Caller, classify, error_facts
+from mcp_bridge.errors import ContentFiltered, InvalidResponse
+from mcp_bridge.protocols._errors import Caller
 from mcp_bridge.protocols._http import (
     Answer,
     HTTPAdapter,
@@ -114,16 +114,6 @@ class GeminiAdapter(HTTPAdapter):
         parser = _ResponseParser(caller, self)
         parser.take(body)
         return parser.result()
-
-    def map_error(
-        self,
-        caller: Caller,
-        status: int | None,
-        body: str | Mapping[str, Any] | list[Any],
-        headers: Mapping[str, str],
-    ) -> ProviderError:
-        """Gemini's {"error": {code, message, status, details}} and others."""
-        return classify(caller, status, error_facts(body), headers)
 
 
 class _ResponseParser(StreamParser):

@@ -10,12 +10,11 @@ others never send it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from mcp_bridge.canonical import ChatRequest, FinishReason, Usage
-from mcp_bridge.errors import ContentFiltered, InvalidResponse, ProviderError
-from mcp_bridge.protocols._errors import Caller, classify, error_facts
+from mcp_bridge.errors import ContentFiltered, InvalidResponse
+from mcp_bridge.protocols._errors import Caller
 from mcp_bridge.protocols._http import (
     Answer,
     HTTPAdapter,
@@ -126,16 +125,6 @@ class OpenAIAdapter(HTTPAdapter):
             usage=_usage(body.get("usage")),
             model=str(body.get("model") or ""),
         )
-
-    def map_error(
-        self,
-        caller: Caller,
-        status: int | None,
-        body: str | Mapping[str, Any] | list[Any],
-        headers: Mapping[str, str],
-    ) -> ProviderError:
-        """OpenAI's {"error": {message, type, code}} and every stranger shape."""
-        return classify(caller, status, error_facts(body), headers)
 
 
 class _ChunkParser(StreamParser):
