@@ -402,7 +402,7 @@ async def test_sigterm_lets_an_in_flight_call_finish_and_flushes_state(
     server.spawn()
     await server.wait_ready()
     assert server.process is not None
-    fake.set_fault("slow-model", "latency", ms=1500)
+    fake.set_fault("slow-model", "latency", ms=800)
     before = len(fake.requests)
     headers = {**MCP_HEADERS, "authorization": f"Bearer {TOKEN}"}
     try:
@@ -438,11 +438,15 @@ def replicas(
     """Two services sharing one Redis, with one provider each."""
     providers = provider_toml(fake, "shared", "shared-model")
     toml = bridge_toml(redis_server.url, providers, f'tokens = ["{TOKEN}"]')
-    a = Bridge(tmp_path, toml, "replica-a").start()
+    a, b = Bridge(tmp_path, toml, "replica-a"), Bridge(tmp_path, toml, "replica-b")
     try:
-        b = Bridge(tmp_path, toml, "replica-b").start()
+        for bridge in (a, b):
+            bridge.spawn()
+        for bridge in (a, b):
+            anyio.run(bridge.wait_ready)
     except BaseException:
         a.stop()
+        b.stop()
         raise
     yield a, b
     a.stop()
