@@ -8,7 +8,6 @@ import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
-from mcp_bridge.server._service import build_service_app, serve_service
 from mcp_bridge.server.app import build_server
 
 __all__ = ["build_http_app", "run_http", "run_stdio"]
@@ -28,11 +27,16 @@ def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlett
 
     Later layers (auth, metrics, shared state) wrap or extend this app.
     """
+    # Imported here: stdio never needs the HTTP service's extra modules.
+    from mcp_bridge.server._service import build_service_app
+
     return build_service_app(config, host=host or config.http.host)
 
 
 def run_http(config: BridgeConfig, host: str, port: int) -> None:
     """Serve streamable HTTP on host:port until interrupted (blocks)."""
+    from mcp_bridge.server._service import serve_service
+
     app = build_http_app(config, host=host)
     logger.info("serving MCP over HTTP at http://%s:%d/mcp", host, port)
     serve_service(app, config, host, port)
