@@ -102,6 +102,8 @@ class BreakerSettings(_Table):
     quota_cooldown_s: float = Field(default=3600.0, gt=0)
     active_probes: bool = True
     """Probe open providers with a models-list call when serving HTTP."""
+    probe_interval_s: float = Field(default=10.0, gt=0)
+    """How often the HTTP service looks for open providers to probe."""
 
 
 class HedgingSettings(_Table):

@@ -39,7 +39,7 @@ from mcp_bridge.server._guard import (
 from mcp_bridge.server._metrics import CONTENT_TYPE, BridgeMetrics
 from mcp_bridge.server.app import RouterFactory, build_server
 
-__all__ = ["build_service_app", "serve_service"]
+__all__ = ["build_service_app", "probe_forever", "serve_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -154,15 +154,38 @@ def _protected(loopback: bool) -> set[str]:
 def _factory(live: _Live, metrics: BridgeMetrics) -> RouterFactory:
     @asynccontextmanager
     async def factory(config: BridgeConfig) -> AsyncIterator[Router]:
-        async with open_router(config) as router:
+        async with open_router(config) as router, anyio.create_task_group() as tg:
             router.observer = metrics.observe_attempt
             live.router = router
+            if config.breaker.active_probes:
+                tg.start_soon(probe_forever, router, config.breaker.probe_interval_s)
             try:
                 yield router
             finally:
                 live.router = None
+                tg.cancel_scope.cancel()
 
     return factory
+
+
+async def probe_forever(
+    router: Router, interval_s: float, *, rounds: int | None = None
+) -> None:
+    """Probe open providers every `interval_s` so a recovered one returns to
+    rotation before a caller has to gamble on it (`rounds` bounds it for tests).
+    """
+    done = 0
+    while rounds is None or done < rounds:
+        await anyio.sleep(interval_s)
+        done += 1
+        try:
+            probed = await router.probe_open()
+        except Exception:
+            # A probe round must never take the service down with it.
+            logger.exception("active probe round failed")
+            continue
+        if probed:
+            logger.info("active probe sent to %s", ", ".join(probed))
 
 
 def _add_routes(server: MCPServer[Any], live: _Live, metrics: BridgeMetrics) -> None:
