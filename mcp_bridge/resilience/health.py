@@ -7,7 +7,7 @@ counts, the last error) that round-trips through the state store as JSON.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -49,7 +49,12 @@ class HealthRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
-        return asdict(self)
+        # Every field is a scalar or a flat list of scalars, so copying the
+        # lists is enough; `asdict` deep-copied each float on every call.
+        return {
+            name: list(value) if isinstance(value, list) else value
+            for name, value in vars(self).items()
+        }
 
     def observe(self, latency_ms: float, ttft_ms: float | None) -> None:
         """Keep a latency sample (and a first-token one when known)."""

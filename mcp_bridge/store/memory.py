@@ -29,7 +29,7 @@ class MemoryStore(StateStore):
 
     def read_health(self, keys: Sequence[str]) -> dict[str, HealthDict]:
         """The synchronous body of `load_health`."""
-        return {k: copy.deepcopy(self._health[k]) for k in keys if k in self._health}
+        return {k: _copy_health(self._health[k]) for k in keys if k in self._health}
 
     async def save_health(self, key: str, record: HealthDict) -> None:
         """Keep the record unless a newer revision is stored."""
@@ -39,7 +39,7 @@ class MemoryStore(StateStore):
         """The synchronous body of `save_health`."""
         stored = self._health.get(key)
         if stored is None or int(record.get("rev", 0)) >= int(stored.get("rev", 0)):
-            self._health[key] = copy.deepcopy(record)
+            self._health[key] = _copy_health(record)
 
     async def try_acquire_probe(self, key: str, ttl_s: float) -> bool:
         """Take the lease when it is free or expired; no await, so it is atomic."""
@@ -70,3 +70,11 @@ class MemoryStore(StateStore):
         """Newest first."""
         newest = list(reversed(self._plans.values()))[: max(limit, 0)]
         return [copy.deepcopy(plan) for plan in newest]
+
+
+def _copy_health(record: HealthDict) -> HealthDict:
+    """A copy that shares nothing mutable: health records hold flat lists only.
+
+    Cheaper than `copy.deepcopy`, which ran twice per routed call.
+    """
+    return {k: list(v) if isinstance(v, list) else v for k, v in record.items()}

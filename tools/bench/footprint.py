@@ -1,0 +1,156 @@
+"""Footprint: process start to `initialize` answered, memory, import time."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from tools.bench._clients import FLOOR_ARGV, bridge_argv
+from tools.bench._env import REPO, Bench, child_env, free_port, rss_mb, spawn_http
+from tools.bench._report import Section, Target
+from tools.bench.throughput import LATENCY_MS, drive
+
+__all__ = ["import_costs", "run", "start_to_initialize"]
+
+STARTUP_RATIO = 1.15
+RSS_LIMIT_MB = 120.0
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "mb-bench", "version": "0"},
+    },
+}
+
+METHOD = """\
+Start-up: the wall time from spawning `python -m mcp_bridge --config FILE
+serve` (or `python -m tools.bench.floor`, a minimal MCPServer with one tool)
+to reading its answer to an `initialize` request written to its stdin at
+once; median of several spawns. Idle RSS is read from /proc right after that
+answer. RSS under load is the peak (VmHWM) of a `serve --http` process while
+500 callers send `complete` calls for a few seconds (upstream latency
+{latency:.0f} ms). Imports: `python -X importtime` of the same serve command;
+the top-level modules with the largest cumulative import time."""
+
+
+def start_to_initialize(argv: list[str]) -> tuple[float, float]:
+    """Seconds from spawn to the initialize answer, and the RSS (MB) then."""
+    line = (json.dumps(INITIALIZE) + "\n").encode()
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=REPO,
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        answer = proc.stdout.readline()
+        elapsed = time.perf_counter() - start
+        if b'"result"' not in answer:
+            raise RuntimeError(f"{argv} answered initialize with {answer[:200]!r}")
+        return elapsed, rss_mb(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def import_costs(argv: list[str], top: int = 8) -> list[tuple[str, float]]:
+    """The `top` top-level imports of `argv` by cumulative time (ms)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        cwd=REPO,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    costs: list[tuple[str, float]] = []
+    for row in done.stderr.splitlines():
+        if not row.startswith("import time:") or "cumulative" in row:
+            continue
+        _, cumulative, name = row.removeprefix("import time:").split("|")
+        if not name.startswith(" ") or name.startswith("  "):
+            continue  # nested import: counted in its parent's cumulative time
+        costs.append((name.strip(), int(cumulative) / 1000.0))
+    return sorted(costs, key=lambda c: -c[1])[:top]
+
+
+async def _rss_under_load(bench: Bench, config: str, seconds: float) -> float:
+    port = free_port()
+    bench.fake.control("POST", "latency", {"ms": LATENCY_MS})
+    try:
+        argv = [*bridge_argv(config), "--http", "--port", str(port)]
+        with spawn_http(argv, port) as proc:
+            prompt = {"prompt": "Say hi in five words.", "max_tokens": 32}
+            await drive(port, "complete", prompt, 500, seconds)
+            return rss_mb(proc.pid, "VmHWM")
+    finally:
+        bench.fake.control("POST", "latency", {"ms": 0})
+
+
+async def run(bench: Bench, *, quick: bool) -> list[Section]:
+    """Start-up against the floor, memory idle and under load, import costs."""
+    started = time.perf_counter()
+    spawns = 3 if quick else 7
+    config = str(
+        bench.write_config(bench.config_data([bench.provider("primary", fast=False)]))
+    )
+    rows: list[dict[str, Any]] = []
+    medians: dict[str, float] = {}
+    for label, argv in (("floor", FLOOR_ARGV), ("bridge", bridge_argv(config))):
+        runs = [start_to_initialize(argv) for _ in range(spawns)]
+        medians[label] = statistics.median(r[0] for r in runs) * 1000.0
+        rows.append(
+            {
+                "server": label,
+                "start to initialize p50_ms": round(medians[label], 1),
+                "min_ms": round(min(r[0] for r in runs) * 1000.0, 1),
+                "idle RSS MB": round(statistics.median(r[1] for r in runs), 1),
+            }
+        )
+    peak = await _rss_under_load(bench, config, 3.0 if quick else 6.0)
+    rows.append({"server": "bridge --http, 500 callers", "peak RSS MB": round(peak, 1)})
+    costs = import_costs(bridge_argv(config))
+    version = import_costs(["-m", "mcp_bridge", "--version"], top=3)
+    ratio = medians["bridge"] / medians["floor"]
+    section = Section(
+        key="footprint",
+        title="Footprint: start-up, memory, imports",
+        method=METHOD.format(latency=LATENCY_MS),
+        settings={"spawns": spawns},
+        rows=rows,
+        targets=[
+            Target(
+                "start-up vs SDK floor",
+                f"{ratio:.2f} x ({medians['bridge']:.0f} vs {medians['floor']:.0f} ms)",
+                f"<= {STARTUP_RATIO} x",
+                ratio <= STARTUP_RATIO,
+            ),
+            Target(
+                "RSS under load",
+                f"{peak:.1f} MB",
+                f"< {RSS_LIMIT_MB:.0f} MB",
+                peak < RSS_LIMIT_MB,
+            ),
+        ],
+        notes=[
+            "largest imports on the serve path (cumulative ms): "
+            + ", ".join(f"{n} {ms:.0f}" for n, ms in costs),
+            "`--version` imports: " + ", ".join(f"{n} {ms:.0f}" for n, ms in version),
+        ],
+    )
+    section.seconds = time.perf_counter() - started
+    return [section]

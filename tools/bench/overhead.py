@@ -1,0 +1,131 @@
+"""Overhead: a `complete` call through the bridge against floor + direct call."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx2
+
+from tools.bench._clients import TRANSPORTS, open_session, timed, tool_call
+from tools.bench._env import Bench
+from tools.bench._report import Section, Target
+from tools.bench._stats import summary
+
+__all__ = ["PROMPT", "direct_call", "one_sample", "run"]
+
+PROMPT = {"prompt": "Say hi in five words.", "max_tokens": 32}
+STDIO_TARGET_MS = 1.0
+
+METHOD = """\
+Each row times sequential calls (after a warm-up) from one client session.
+`bridge` is the `complete` tool with one OpenAI-protocol provider on the fake
+provider (zero think time, streamed answer); `floor` is a no-op tool on a
+minimal MCPServer over the same transport (in-memory `mcp.Client(server)`, a
+stdio child process, or a `--http` child on a free port, stateless); `direct`
+is the exact request the bridge sent (read back from the fake's request log),
+sent with httpx2 to the same fake and read to the end. Added latency =
+bridge - (floor + direct), at p50 and at p99."""
+
+
+def bridge_data(bench: Bench) -> dict[str, Any]:
+    """One healthy OpenAI-protocol provider, memory state."""
+    return bench.config_data([bench.provider("primary")])
+
+
+async def one_sample(bench: Bench, transport: str = "memory") -> float:
+    """One timed `complete` call over `transport` (the smallest unit; for tests)."""
+    async with open_session(bench, bridge_data(bench), transport) as client:
+        samples = await timed(tool_call(client, "complete", PROMPT), 1, 0)
+    return samples[0]
+
+
+def _sent_request(bench: Bench) -> dict[str, Any]:
+    log = bench.fake.control("GET", "requests?model=primary-model")["requests"]
+    if not log:
+        raise RuntimeError("the bridge sent nothing to the fake provider")
+    return dict(log[-1])
+
+
+async def direct_call(bench: Bench, samples: int, warmup: int) -> list[float]:
+    """The bridge's last upstream request, replayed with httpx2 (ms per call)."""
+    sent = _sent_request(bench)
+    url = bench.fake.url + sent["path"]
+    headers = {k: v for k, v in sent["headers"].items() if k.lower() in _KEEP}
+    async with httpx2.AsyncClient() as client:
+
+        async def call() -> None:
+            async with client.stream(
+                "POST", url, json=sent["body"], headers=headers
+            ) as r:
+                r.raise_for_status()
+                async for _ in r.aiter_bytes():
+                    pass
+
+        return await timed(call, samples, warmup)
+
+
+_KEEP = {"authorization", "content-type", "accept"}
+
+
+async def run(bench: Bench, *, quick: bool) -> Section:
+    """Measure every transport; return the section with the stdio target."""
+    samples, warmup = (60, 10) if quick else (400, 40)
+    started = time.perf_counter()
+    bench.fake.reset()
+    rows: list[dict[str, Any]] = []
+    direct: dict[str, float] = {}
+    for transport in TRANSPORTS:
+        for label, data, tool, args in (
+            ("floor", None, "noop", {"prompt": PROMPT["prompt"]}),
+            ("bridge", bridge_data(bench), "complete", PROMPT),
+        ):
+            async with open_session(bench, data, transport) as client:
+                lat = await timed(tool_call(client, tool, args), samples, warmup)
+            rows.append({"transport": transport, "path": label, **summary(lat)})
+        if not direct:
+            lat = await direct_call(bench, samples, warmup)
+            direct = summary(lat)
+    rows.insert(0, {"transport": "-", "path": "direct httpx2", **direct})
+    section = Section(
+        key="overhead",
+        title="Overhead: complete through the bridge vs SDK floor + direct call",
+        method=METHOD,
+        settings={"samples": samples, "warmup": warmup, "state": "memory"},
+        rows=rows + _added_rows(rows, direct),
+    )
+    section.targets.append(_stdio_target(section.rows))
+    section.seconds = time.perf_counter() - started
+    return section
+
+
+def _added_rows(
+    rows: list[dict[str, Any]], direct: dict[str, float]
+) -> list[dict[str, Any]]:
+    added = []
+    for transport in TRANSPORTS:
+        pick = {r["path"]: r for r in rows if r["transport"] == transport}
+        added.append(
+            {
+                "transport": transport,
+                "path": "added = bridge - (floor + direct)",
+                "p50_ms": round(_added(pick, direct, "p50_ms"), 3),
+                "p99_ms": round(_added(pick, direct, "p99_ms"), 3),
+            }
+        )
+    return added
+
+
+def _added(pick: dict[str, dict[str, Any]], direct: dict[str, float], q: str) -> float:
+    return float(pick["bridge"][q] - pick["floor"][q] - direct[q])
+
+
+def _stdio_target(rows: list[dict[str, Any]]) -> Target:
+    row = next(r for r in rows if r["transport"] == "stdio" and "added" in r["path"])
+    value = row["p50_ms"]
+    return Target(
+        "added latency p50 on stdio",
+        f"{value:.3f} ms",
+        f"<= {STDIO_TARGET_MS} ms",
+        value <= STDIO_TARGET_MS,
+    )

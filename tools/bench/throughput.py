@@ -1,0 +1,242 @@
+"""Throughput over streamable HTTP: raw JSON-RPC POSTs from many callers."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from tools.bench._clients import FLOOR_ARGV, bridge_argv
+from tools.bench._env import Bench, free_port, rss_mb, spawn_http
+from tools.bench._report import Section, Target
+from tools.bench._stats import percentile
+from tools.bench._wire import Connection
+
+__all__ = ["LATENCY_MS", "Load", "drive", "run"]
+
+LATENCY_MS = 200.0
+PROTOCOL = "2026-07-28"
+META = {
+    "io.modelcontextprotocol/protocolVersion": PROTOCOL,
+    "io.modelcontextprotocol/clientInfo": {"name": "mb-bench", "version": "0"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+METHOD = f"""\
+The server runs as its own process (`serve --http`, stateless, rate limit
+off, default attempt timeouts); the fake provider answers after a fixed
+{LATENCY_MS:.0f} ms. The load generator is one process with one task and one
+kept-alive HTTP/1.1 connection per caller (a minimal client on anyio streams;
+httpx2 cost more CPU than the servers under test at 500 callers); each task
+sends a self-contained 2026-07-28 `tools/call` POST (no session, as a
+stateless agent would) and sends the next as soon as the answer
+arrives, for a fixed time per level. Only calls started within that time
+count. The floor is the no-op tool on a minimal MCPServer over the same
+HTTP transport, waiting the same {LATENCY_MS:.0f} ms inside the tool, so the
+two differ only by what the bridge does (routing, the upstream HTTP call and
+SSE parsing, rendering). CPU % is user+system time over wall time (100 % =
+one core); the machine has the cores listed above for all three processes."""
+
+
+@dataclass
+class Load:
+    """What one level of concurrent callers achieved."""
+
+    callers: int
+    seconds: float = 0.0
+    ok: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    first_error: str = ""
+    client_cpu: float = 0.0
+
+
+def tool_body(name: str, arguments: dict[str, Any], ident: int) -> bytes:
+    """A JSON-RPC tools/call request for the 2026-07-28 protocol."""
+    params = {"name": name, "arguments": arguments, "_meta": META}
+    message = {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": params}
+    return json.dumps(message).encode()
+
+
+def _headers(name: str) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": PROTOCOL,
+        "mcp-method": "tools/call",
+        "mcp-name": name,
+    }
+
+
+def _failure(status: int, data: bytes) -> str | None:
+    if status != 200:
+        return f"HTTP {status}: {data[:200]!r}"
+    text = data.decode()
+    if text.startswith(("event:", "data:", ":")):
+        # An SSE answer (progress first): the result is the last data line.
+        text = [ln for ln in text.splitlines() if ln.startswith("data:")][-1][5:]
+    reply = json.loads(text)
+    if "error" in reply:
+        return str(reply["error"])[:200]
+    if reply["result"].get("isError"):
+        return str(reply["result"].get("content"))[:200]
+    return None
+
+
+async def drive(
+    port: int, tool: str, arguments: dict[str, Any], callers: int, seconds: float
+) -> Load:
+    """`callers` concurrent loops of tool calls for `seconds`; the totals."""
+    load = Load(callers)
+    headers = _headers(tool)
+    cpu0, start = time.process_time(), anyio.current_time()
+    end = start + seconds
+
+    async def caller(index: int) -> None:
+        conn = Connection("127.0.0.1", port, "/mcp")
+        n = 0
+        try:
+            while anyio.current_time() < end:
+                n += 1
+                body = tool_body(tool, arguments, index * 1_000_000 + n)
+                sent = anyio.current_time()
+                try:
+                    problem = _failure(*await conn.post(body, headers))
+                except (OSError, anyio.EndOfStream, anyio.BrokenResourceError) as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+                    await conn.aclose()
+                _count(load, problem, (anyio.current_time() - sent) * 1000.0)
+        finally:
+            await conn.aclose()
+
+    async with anyio.create_task_group() as group:
+        for index in range(callers):
+            group.start_soon(caller, index)
+    load.seconds = anyio.current_time() - start
+    load.client_cpu = 100.0 * (time.process_time() - cpu0) / load.seconds
+    return load
+
+
+def _count(load: Load, problem: str | None, ms: float) -> None:
+    load.latencies.append(ms)
+    if problem is None:
+        load.ok += 1
+    else:
+        load.errors += 1
+        load.first_error = load.first_error or problem
+
+
+_FAKE_PID: list[int] = []
+
+
+def _fake_pid() -> int:
+    return _FAKE_PID[0] if _FAKE_PID else 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by `pid` (0 for pid 0)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0
+
+
+async def measure_level(
+    port: int, pid: int, tool: str, args: dict[str, Any], callers: int, seconds: float
+) -> dict[str, Any]:
+    """One level against one server: a table row."""
+    fake = _fake_pid()
+    cpu0, fake0 = cpu_seconds(pid), cpu_seconds(fake)
+    load = await drive(port, tool, args, callers, seconds)
+    server_cpu = 100.0 * (cpu_seconds(pid) - cpu0) / load.seconds
+    fake_cpu = 100.0 * (cpu_seconds(fake) - fake0) / load.seconds
+    total = load.ok + load.errors
+    row: dict[str, Any] = {
+        "callers": callers,
+        "calls/s": round(load.ok / load.seconds, 1),
+        "error rate": round(load.errors / total, 4) if total else None,
+        "p50_ms": round(percentile(load.latencies, 50), 1),
+        "p99_ms": round(percentile(load.latencies, 99), 1),
+        "server CPU %": round(server_cpu),
+        "client CPU %": round(load.client_cpu),
+        "fake CPU %": round(fake_cpu),
+        "server peak RSS MB": round(rss_mb(pid, "VmHWM"), 1),
+    }
+    if load.first_error:
+        row["first error"] = load.first_error[:120]
+    return row
+
+
+async def run_server(
+    argv: list[str], tool: str, args: dict[str, Any], levels: list[int], seconds: float
+) -> list[dict[str, Any]]:
+    """Start one server process and measure every level against it."""
+    port = free_port()
+    rows = []
+    with spawn_http([*argv, "--http", "--port", str(port)], port) as proc:
+        await drive(port, tool, args, 5, 1.0)  # warm-up
+        for callers in levels:
+            row = await measure_level(port, proc.pid, tool, args, callers, seconds)
+            rows.append(row)
+    return rows
+
+
+def _targets(floor: list[dict[str, Any]], bridge: list[dict[str, Any]]) -> list[Target]:
+    targets = []
+    for f, b in zip(floor, bridge, strict=True):
+        ratio = b["calls/s"] / f["calls/s"] if f["calls/s"] else 0.0
+        targets.append(
+            Target(
+                f"HTTP throughput at {b['callers']} callers vs SDK floor",
+                f"{ratio:.2f} x ({b['calls/s']} vs {f['calls/s']} calls/s)",
+                ">= 0.80 x",
+                ratio >= 0.8,
+            )
+        )
+    top = bridge[-1]
+    targets.append(
+        Target(
+            f"no errors at {top['callers']} concurrent callers",
+            f"error rate {top['error rate']}",
+            "0",
+            top["error rate"] == 0,
+        )
+    )
+    return targets
+
+
+async def run(bench: Bench, *, quick: bool) -> list[Section]:
+    """Floor then bridge at 10, 100 and 500 callers."""
+    started = time.perf_counter()
+    levels, seconds = [10, 100, 500], (4.0 if quick else 10.0)
+    bench.fake.reset()
+    _FAKE_PID[:] = [bench.fake_pid]
+    bench.fake.control("POST", "latency", {"ms": LATENCY_MS})
+    prompt = {"prompt": "Say hi in five words.", "max_tokens": 32}
+    try:
+        floor_argv = [*FLOOR_ARGV, "--latency-ms", str(LATENCY_MS)]
+        floor = await run_server(floor_argv, "noop", {"prompt": "hi"}, levels, seconds)
+        config = bench.write_config(
+            bench.config_data([bench.provider("primary", fast=False)])
+        )
+        bridge = await run_server(
+            bridge_argv(str(config)), "complete", prompt, levels, seconds
+        )
+    finally:
+        bench.fake.control("POST", "latency", {"ms": 0})
+    rows = [{"server": "floor", **r} for r in floor]
+    rows += [{"server": "bridge", **r} for r in bridge]
+    section = Section(
+        key="throughput",
+        title=f"Throughput over HTTP, upstream latency {LATENCY_MS:.0f} ms",
+        method=METHOD,
+        settings={"seconds per level": seconds, "levels": levels},
+        rows=rows,
+        targets=_targets(floor, bridge),
+        seconds=time.perf_counter() - started,
+    )
+    return [section]
