@@ -51,6 +51,11 @@ _HEALTH_FAULTS = frozenset(
     {"overloaded", "server_error", "timeout", "connection", "invalid_response"}
 )
 _PROGRESS_EVERY_S = 1.0
+UPSTREAM_LIMITS = httpx2.Limits(
+    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=30.0
+)
+"""Upstream pool: httpx2's default (100, 20 kept alive) made an HTTP service
+under 100+ concurrent calls reconnect per request and fail on pool timeouts."""
 
 
 @dataclass
@@ -620,7 +625,7 @@ async def open_router(
                 open_store(config.state, clock=clock.time)
             )
         client = await stack.enter_async_context(
-            httpx2.AsyncClient(transport=transport)
+            httpx2.AsyncClient(transport=transport, limits=UPSTREAM_LIMITS)
         )
         router = Router(config, store=store, client=client, clock=clock)
         try:
