@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import anyio
 from starlette.applications import Starlette
@@ -38,5 +39,12 @@ def run_http(config: BridgeConfig, host: str, port: int) -> None:
     from mcp_bridge.server._service import serve_service
 
     app = build_http_app(config, host=host)
-    logger.info("serving MCP over HTTP at http://%s:%d/mcp", host, port)
+    where = f"[{host}]" if ":" in host else host
+    # Said on stderr whatever the log level: a person who started the
+    # service needs to know where it listens.
+    print(
+        f"multibridge-mcp: serving MCP at http://{where}:{port}/mcp "
+        "(and /healthz, /metrics); Ctrl-C stops",
+        file=sys.stderr,
+    )
     serve_service(app, config, host, port)
