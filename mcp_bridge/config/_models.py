@@ -51,6 +51,10 @@ class ProviderConfig(_Table):
     enabled: bool = True
     context_window: int = Field(default=128_000, gt=0)
     max_output_tokens: int = Field(default=4096, gt=0)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """OpenAI protocol: the body key for the output limit. OpenAI's reasoning
+    models accept only max_completion_tokens; most compatible servers only
+    max_tokens."""
     structured_output: StructuredOutput = "prompt"
     strict_schema: bool = False
     price_input_per_mtok: float = Field(default=0.0, ge=0)

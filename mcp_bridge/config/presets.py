@@ -15,6 +15,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "context_window": 1_047_576,
         "structured_output": "json_schema",
         "strict_schema": True,
+        "max_tokens_field": "max_completion_tokens",
         "price_input_per_mtok": 0.40,
         "price_output_per_mtok": 1.60,
     },

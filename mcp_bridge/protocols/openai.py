@@ -1,7 +1,8 @@
 """OpenAI Chat Completions, as served by OpenAI and most compatible servers.
 
 Request: POST {base_url}/chat/completions with a Bearer key (none for local
-servers), the system text as the first message, `max_tokens`, and
+servers), the system text as the first message, `max_tokens` (or
+`max_completion_tokens`, which OpenAI's reasoning models require), and
 `stream_options.include_usage` so usage arrives in a last chunk whose
 `choices` is empty. A stream is complete once a choice carried a
 `finish_reason`; `[DONE]` after that is welcome but optional (vLLM and
@@ -57,7 +58,9 @@ class OpenAIAdapter(HTTPAdapter):
         body: dict[str, Any] = {
             "model": self.provider.model,
             "messages": _messages(request, system),
-            "max_tokens": request.max_tokens or self.provider.max_output_tokens,
+            self.provider.max_tokens_field: (
+                request.max_tokens or self.provider.max_output_tokens
+            ),
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature

@@ -80,6 +80,19 @@ async def test_plain_request_has_the_documented_body_and_headers() -> None:
     }
 
 
+async def test_the_output_limit_goes_in_max_completion_tokens_when_configured() -> None:
+    """OpenAI's reasoning models refuse max_tokens; the preset switches the key."""
+    upstream = stream(HELLO_STREAM)
+    adapter = upstream.adapter(
+        provider("openai", max_tokens_field="max_completion_tokens")
+    )
+    await adapter.send(ask("Hi"), TIMEOUTS)
+
+    body = upstream.bodies[0]
+    assert body["max_completion_tokens"] == 512
+    assert "max_tokens" not in body
+
+
 async def test_system_text_comes_first_and_sampling_settings_are_sent() -> None:
     upstream = stream(HELLO_STREAM)
     request = ChatRequest(
