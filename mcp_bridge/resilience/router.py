@@ -678,8 +678,7 @@ def _fix_for(provider: ProviderConfig, error: ProviderError) -> str:
 
 def _failure_message(call: _Call) -> str:
     """Why the call failed, listing every attempt and every skipped candidate."""
-    head = call.stop or f"no provider answered within {call.total_s:g} s"
-    parts = [head]
+    parts = [call.stop or _headline(call)]
     if call.attempts:
         tried = "; ".join(_describe(a) for a in call.attempts)
         parts.append(f"attempts: {tried}")
@@ -689,6 +688,14 @@ def _failure_message(call: _Call) -> str:
     if not call.attempts and not call.skipped:
         parts.append("no provider is configured; add one to multibridge.toml")
     return ". ".join(parts)
+
+
+def _headline(call: _Call) -> str:
+    # Blaming the deadline when every candidate failed fast sends the caller
+    # off to raise timeout_s, which cannot help.
+    if call.remaining() <= 0:
+        return f"no provider answered within {call.total_s:g} s"
+    return "no candidate is left to try (the deadline did not run out)"
 
 
 def _describe(attempt: Attempt) -> str:

@@ -287,3 +287,19 @@ async def test_an_active_probe_closes_an_open_breaker_once_its_cooldown_is_over(
         status = {s.name: s.state for s in await router.status()}
     assert status["a"] == "closed"
     assert up.count("a") == 3  # two calls and one models-list probe
+
+
+async def test_a_call_whose_providers_all_fail_fast_does_not_blame_the_deadline() -> (
+    None
+):
+    up = Upstreams()
+    up.script("a", fail(503))
+    up.script("b", fail(503))
+    cfg = config(provider("a", 1), provider("b", 2))
+    async with open_router(cfg, transport=up.transport()) as router:
+        with anyio.fail_after(2), pytest.raises(AllAttemptsFailed) as caught:
+            await router.call(ask(), timeout_s=30)
+    message = str(caught.value)
+    assert "within 30 s" not in message
+    assert "no candidate is left to try" in message
+    assert "a (a-model): server_error HTTP 503" in message
