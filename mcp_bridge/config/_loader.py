@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 FILE_NAME = "multibridge.toml"
 _SECRET_FIELDS = frozenset({"api_key", "tokens"})
 _MAX_REPORTED = 3
+_STATE_SCHEMES = ("sqlite://", "redis://", "rediss://", "unix://")
 
 
 def load_config(
@@ -44,6 +45,7 @@ def load_config(
         entries = detected_providers(env)
     config = _validate(file, {**data, "providers": entries})
     _check_unique_names(file, config.providers)
+    _check_state(file, config.state)
     for provider in config.providers:
         _resolve_key(file, provider, env)
     for token in config.http.tokens:
@@ -192,6 +194,17 @@ def _check_unique_names(file: Path | None, providers: list[ProviderConfig]) -> N
                 "each provider needs a unique name"
             )
         seen[provider.name] = index
+
+
+def _check_state(file: Path | None, state: str) -> None:
+    """Reject a `state` no store understands now, not when serving starts."""
+    if state in ("sqlite", "memory") or state.startswith(_STATE_SCHEMES):
+        return
+    where = file or "configuration"
+    raise ConfigError(
+        f'{where}: state: unknown store {state!r}; expected "sqlite", '
+        '"sqlite:///path", "memory" or "redis://host:port/db"'
+    )
 
 
 def _resolve_key(

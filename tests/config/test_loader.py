@@ -339,3 +339,10 @@ def test_a_file_key_with_a_wrong_type_is_not_echoed(tmp_path: Path) -> None:
 
     assert "providers[0].api_key" in message
     assert "sk-x" not in message
+
+
+def test_an_unknown_state_store_is_a_configuration_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "multibridge.toml", 'state = "postgres://db"\n')
+    message = error_for(path)
+    assert "state: unknown store 'postgres://db'" in message
+    assert '"sqlite:///path"' in message
