@@ -72,6 +72,10 @@ def find_config_file(path: str | Path | None, env: Mapping[str, str]) -> Path | 
 
 
 def _must_exist(path: Path, fix: str) -> Path:
+    if path.is_dir():
+        raise ConfigError(
+            f"configuration file {path} is a directory; {fix} to name a TOML file"
+        )
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist; {fix}")
     return path

@@ -235,6 +235,15 @@ def test_a_missing_explicit_file_is_an_error_naming_it(tmp_path: Path) -> None:
     assert "does not exist" in message
 
 
+def test_a_directory_given_as_the_file_is_called_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "multibridge.toml"
+    folder.mkdir()
+
+    message = error_for(folder)
+
+    assert "is a directory" in message and "--config" in message
+
+
 def test_a_missing_file_named_by_the_variable_names_the_variable(
     tmp_path: Path,
 ) -> None:
