@@ -126,8 +126,13 @@ class HealthTracker:
 
     def noted(self, provider: ProviderConfig, error: ProviderError) -> None:
         """Remember an error that says nothing about the provider's health."""
-        self.get(provider).last_error = str(error)
-        self._changed(provider, None)
+        record = self.get(provider)
+        record.last_error = str(error)
+        # A half-open probe answered with a coherent refusal shows the provider
+        # is up; left half-open, every caller would skip it as "another caller
+        # is probing" until the probe lease expired.
+        probe = record.state == "half_open"
+        self._changed(provider, self.breaker.on_success(record) if probe else None)
 
     def cool_down(self, provider: ProviderConfig, seconds: float, reason: str) -> None:
         """Send no traffic to the provider for `seconds`."""

@@ -303,3 +303,28 @@ async def test_a_call_whose_providers_all_fail_fast_does_not_blame_the_deadline(
     assert "within 30 s" not in message
     assert "no candidate is left to try" in message
     assert "a (a-model): server_error HTTP 503" in message
+
+
+async def test_a_probe_refused_as_too_long_closes_the_breaker_for_the_next_call() -> (
+    None
+):
+    up, clock = Upstreams(), FakeClock()
+    too_long = {
+        "error": {
+            "message": "This model's maximum context length is 10 tokens.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+    }
+    up.script("a", fail(502), fail(502), fail(400, too_long))
+    cfg = config(
+        provider("a", 1), provider("b", 2, context_window=200_000), breaker=BREAKER
+    )
+    async with open_router(cfg, transport=up.transport(), clock=clock) as router:
+        await router.call(ask())
+        await router.call(ask())
+        clock.advance(13)
+        probe = await router.call(ask())  # a refuses, b has the larger window
+        after = await router.call(ask())
+    assert probe.attempts[0].outcome == "context_too_long" and probe.provider == "b"
+    assert after.provider == "a" and up.count("a") == 4
