@@ -256,7 +256,9 @@ async def random_row(
         for _ in range(calls // batch):
             for name in ("primary", "secondary"):
                 fault, args = rng.choice(RANDOM_FAULTS)
-                bench.fake.set_fault(f"{name}-model", fault, **args)
+                # Through the control API: a flap's args carry their own "fault".
+                body = {"model": f"{name}-model", "fault": fault, "args": args}
+                bench.fake.control("POST", "faults", body)
             results: list[tuple[float, str | None]] = []
 
             async def one(into: list[tuple[float, str | None]]) -> None:
