@@ -385,6 +385,10 @@ def _with_overrides(
     )
 
 
+_DRAIN_S = 0.05
+_DRAIN_BYTES = 64 * 1024
+
+
 def _http_timeout(connect_s: float) -> httpx2.Timeout:
     # Reads are bounded by our own first-token and stall deadlines instead.
     return httpx2.Timeout(None, connect=connect_s, pool=connect_s)
@@ -401,13 +405,12 @@ def _is_json(response: httpx2.Response) -> bool:
     return "json" in response.headers.get("content-type", "").lower()
 
 
-async def _next_chunk(chunks: AsyncIterator[bytes], clock: _Clock) -> bytes | None:
-    """The next chunk of the body, None at its end; TimeoutError past the limit."""
-    with anyio.fail_after(clock.wait()):
-        try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next chunk of the body, None at its end."""
+    try:
+        return await chunks.__anext__()
+    except StopAsyncIteration:
+        return None
 
 
 async def _read_stream(
@@ -418,26 +421,43 @@ async def _read_stream(
 ) -> Answer:
     decoder = SSEDecoder()
     reported = 0
-    while not parser.ended:
-        try:
-            chunk = await _next_chunk(chunks, clock)
-        except TimeoutError as exc:
-            if parser.complete:
-                break  # The answer is whole; only trailing usage was late.
-            raise parser.caller.error(ProviderTimeout, clock.timeout_message()) from exc
-        events = decoder.close() if chunk is None else decoder.feed(chunk)
-        for event in events:
-            parser.feed(event)
-            if parser.ended:
-                break
-        if parser.active:
-            clock.mark_active()
-        if on_chunk is not None and parser.chars > reported:
-            reported = parser.chars
-            on_chunk(reported)
-        if chunk is None:
-            break
+    chunk: bytes | None = b""
+    # One scope whose deadline moves with each chunk: a fresh fail_after per
+    # chunk costs more than the parsing it guards.
+    with anyio.CancelScope() as limit:
+        while not parser.ended and chunk is not None:
+            limit.deadline = anyio.current_time() + clock.wait()
+            chunk = await _next_chunk(chunks)
+            events = decoder.close() if chunk is None else decoder.feed(chunk)
+            for event in events:
+                parser.feed(event)
+                if parser.ended:
+                    break
+            if parser.active:
+                clock.mark_active()
+            if on_chunk is not None and parser.chars > reported:
+                reported = parser.chars
+                on_chunk(reported)
+    if limit.cancelled_caught:
+        if not parser.complete:
+            raise parser.caller.error(ProviderTimeout, clock.timeout_message())
+        return parser.result()  # The answer is whole; only trailing usage was late.
+    if chunk is not None:
+        await _drain(chunks)
     return parser.result()
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read the little that follows a stream's last event (the chunked-encoding
+    terminator, usually already buffered): a response closed before its end
+    loses its connection, and a new TCP connection per call costs milliseconds.
+    """
+    left = _DRAIN_BYTES
+    with anyio.move_on_after(_DRAIN_S):
+        async for chunk in chunks:
+            left -= len(chunk)
+            if left <= 0:
+                break
 
 
 async def _read_all(
@@ -447,15 +467,16 @@ async def _read_all(
     limit: int | None = None,
 ) -> bytes:
     body = bytearray()
-    while limit is None or len(body) < limit:
-        try:
-            chunk = await _next_chunk(chunks, clock)
-        except TimeoutError as exc:
-            raise caller.error(ProviderTimeout, clock.timeout_message()) from exc
-        if chunk is None:
-            break
-        body += chunk
-        clock.mark_active()
+    with anyio.CancelScope() as deadline:
+        while limit is None or len(body) < limit:
+            deadline.deadline = anyio.current_time() + clock.wait()
+            chunk = await _next_chunk(chunks)
+            if chunk is None:
+                break
+            body += chunk
+            clock.mark_active()
+    if deadline.cancelled_caught:
+        raise caller.error(ProviderTimeout, clock.timeout_message())
     return bytes(body)
 
 
