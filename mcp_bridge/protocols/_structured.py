@@ -11,11 +11,9 @@ import json
 import re
 from typing import Any
 
-import jsonschema
-import jsonschema.exceptions
-
 from mcp_bridge.errors import InvalidResponse
 from mcp_bridge.protocols._errors import Caller
+from mcp_bridge.validation import violation
 
 __all__ = [
     "load_json",
@@ -53,14 +51,12 @@ def parse_answer(text: str, schema: dict[str, Any], caller: Caller) -> Any:
 
 def validate(value: Any, schema: dict[str, Any], caller: Caller) -> None:
     """Raise `InvalidResponse` naming the first violation of `schema`."""
-    validator_cls = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+    problem = violation(value, schema)
+    if problem is not None:
         raise caller.error(
             InvalidResponse,
-            f"the answer does not satisfy the requested schema at {where}: "
-            f"{error.message[:_EXCERPT_CHARS]}",
+            "the answer does not satisfy the requested schema "
+            + problem[: _EXCERPT_CHARS + 80],
         )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any, NamedTuple
 
-import jsonschema
+from mcp_bridge.validation import accepts_null
 
 __all__ = [
     "WRAP_KEY",
@@ -203,8 +203,7 @@ def _drop_nulls(value: Any, schema: Any) -> Any:
 def _accepts_null(schema: Any) -> bool:
     if not isinstance(schema, dict | bool):
         return True
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    return bool(validator.is_valid(None))
+    return accepts_null(schema)
 
 
 def _openai_strict(node: Any) -> Any:

@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any, TypeVar
 
-import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from mcp_bridge.canonical import ChatResponse
 from mcp_bridge.errors import InputError, InvalidResponse
+from mcp_bridge.validation import schema_error, violation
 
 __all__ = ["check_schema", "json_answer", "model_answer", "schema_answer"]
 
@@ -51,24 +51,17 @@ def model_answer(response: ChatResponse, model: type[M]) -> M:
 def schema_answer(response: ChatResponse, schema: dict[str, Any]) -> Any:
     """Parse an answer and check it against a caller's JSON Schema."""
     data = json_answer(response)
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        raise InvalidResponse(
-            f"the JSON does not match the schema at {where}: {error.message}"
-        )
+    problem = violation(data, schema)
+    if problem is not None:
+        raise InvalidResponse(f"the JSON does not match the schema {problem}")
     return data
 
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise `InputError` when a caller's JSON Schema is itself invalid."""
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.exceptions.SchemaError as exc:
-        raise InputError(
-            f"json_schema is not a valid JSON Schema: {exc.message}"
-        ) from exc
+    problem = schema_error(schema)
+    if problem is not None:
+        raise InputError(f"json_schema is not a valid JSON Schema: {problem}")
 
 
 def _describe(exc: ValidationError) -> str:
