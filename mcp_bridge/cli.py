@@ -218,6 +218,10 @@ def _load(args: argparse.Namespace) -> BridgeConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from mcp_bridge.protocols._tls import prepare_tls_context
+
+    # Certificates load in a thread while the MCP SDK imports (start-up time).
+    prepare_tls_context()
     config = _load(args)
     if not config.providers:
         logger.warning("%s; tools will report this until it is fixed", _NO_PROVIDER_FIX)

@@ -6,8 +6,16 @@ import httpx2
 
 from mcp_bridge.config import ProviderConfig
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
+from mcp_bridge.protocols._tls import prepare_tls_context, tls_context
 
-__all__ = ["AttemptTimeouts", "ChunkCallback", "ProtocolAdapter", "adapter_for"]
+__all__ = [
+    "AttemptTimeouts",
+    "ChunkCallback",
+    "ProtocolAdapter",
+    "adapter_for",
+    "prepare_tls_context",
+    "tls_context",
+]
 
 
 def adapter_for(

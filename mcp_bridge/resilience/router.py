@@ -30,7 +30,12 @@ from mcp_bridge.errors import (
     ProviderError,
     ProviderTimeout,
 )
-from mcp_bridge.protocols import AttemptTimeouts, ProtocolAdapter, adapter_for
+from mcp_bridge.protocols import (
+    AttemptTimeouts,
+    ProtocolAdapter,
+    adapter_for,
+    tls_context,
+)
 from mcp_bridge.resilience.clock import Clock, SystemClock
 from mcp_bridge.resilience.health import ProviderStatus
 from mcp_bridge.resilience.ordering import order_candidates, unusable_reason
@@ -625,7 +630,9 @@ async def open_router(
                 open_store(config.state, clock=clock.time)
             )
         client = await stack.enter_async_context(
-            httpx2.AsyncClient(transport=transport, limits=UPSTREAM_LIMITS)
+            httpx2.AsyncClient(
+                transport=transport, limits=UPSTREAM_LIMITS, verify=tls_context()
+            )
         )
         router = Router(config, store=store, client=client, clock=clock)
         try:
