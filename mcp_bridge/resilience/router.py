@@ -56,10 +56,14 @@ _HEALTH_FAULTS = frozenset(
     {"overloaded", "server_error", "timeout", "connection", "invalid_response"}
 )
 _PROGRESS_EVERY_S = 1.0
+POOL_SHARDS = 16
+"""Upstream connection pools. httpcore checks every pooled connection (with
+system calls) each time it hands one out, so one pool of N connections costs
+O(N) per request; at hundreds of concurrent calls that dominated the CPU."""
 UPSTREAM_LIMITS = httpx2.Limits(
-    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=30.0
+    max_connections=256, max_keepalive_connections=256, keepalive_expiry=30.0
 )
-"""Upstream pool: httpx2's default (100, 20 kept alive) made an HTTP service
+"""Per shard: httpx2's default (100, 20 kept alive) made an HTTP service
 under 100+ concurrent calls reconnect per request and fail on pool timeouts."""
 
 
@@ -121,16 +125,19 @@ class Router:
         config: BridgeConfig,
         *,
         store: StateStore,
-        client: httpx2.AsyncClient,
+        client: httpx2.AsyncClient | Sequence[httpx2.AsyncClient],
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.client = client
+        self.clients = [client] if isinstance(client, httpx2.AsyncClient) else client
+        """Upstream clients; attempts take turns over them (see POOL_SHARDS)."""
+        self.client = self.clients[0]
         self.clock = clock or SystemClock()
         self.health = HealthTracker(config, store, self.clock, rng)
-        self._adapters: dict[str, ProtocolAdapter] = {}
+        self._adapters: dict[tuple[str, int], ProtocolAdapter] = {}
+        self._turn = 0
         self._calls = 0
         self._hedges = 0
         self.observer: Callable[[Attempt], None] | None = None
@@ -437,9 +444,12 @@ class Router:
         return response.model_copy(update={"latency_ms": lane.latency_ms})
 
     def _adapter(self, provider: ProviderConfig) -> ProtocolAdapter:
-        adapter = self._adapters.get(provider.name)
+        self._turn = (self._turn + 1) % len(self.clients)
+        key = (provider.name, self._turn)
+        adapter = self._adapters.get(key)
         if adapter is None:
-            adapter = self._adapters[provider.name] = adapter_for(provider, self.client)
+            client = self.clients[self._turn]
+            adapter = self._adapters[key] = adapter_for(provider, client)
         return adapter
 
     def _timeouts(self, provider: ProviderConfig, remaining: float) -> AttemptTimeouts:
@@ -629,12 +639,16 @@ async def open_router(
             store = await stack.enter_async_context(
                 open_store(config.state, clock=clock.time)
             )
-        client = await stack.enter_async_context(
-            httpx2.AsyncClient(
-                transport=transport, limits=UPSTREAM_LIMITS, verify=tls_context()
+        shards = 1 if transport is not None else POOL_SHARDS
+        clients = [
+            await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    transport=transport, limits=UPSTREAM_LIMITS, verify=tls_context()
+                )
             )
-        )
-        router = Router(config, store=store, client=client, clock=clock)
+            for _ in range(shards)
+        ]
+        router = Router(config, store=store, client=clients, clock=clock)
         try:
             yield router
         finally:
