@@ -342,7 +342,10 @@ class Router:
         hedging = self.config.hedging
         if not hedging.enabled or not call.queue:
             return None
-        if self._hedges + 1 > hedging.max_share * self._calls:
+        # One hedge is allowed from the first call: a stdio process lives for
+        # one agent session, and a share of its first few calls rounds to zero.
+        allowance = max(1.0, hedging.max_share * self._calls)
+        if hedging.max_share <= 0 or self._hedges >= allowance:
             return None
         delay = self.health.hedge_delay_s(provider)
         if delay is None or delay >= call.remaining():

@@ -166,6 +166,29 @@ async def test_hedges_stay_within_their_budget_share() -> None:
     assert [a.outcome for a in result.attempts] == ["timeout", "ok"]
 
 
+async def test_the_first_call_of_a_process_may_hedge_but_the_budget_then_binds() -> (
+    None
+):
+    """A stdio process serves one session: its first slow call may hedge."""
+    up, never = Upstreams(), anyio.Event()
+    up.script("a", gated("late", never), gated("late", never))
+    hedging = HedgingSettings(
+        enabled=True, delay_s=0.05, min_delay_s=0.05, max_share=0.1
+    )
+    cfg = config(
+        provider("a", 1, stream=True, first_token_timeout_s=0.3),
+        provider("b", 2),
+        hedging=hedging,
+    )
+    async with open_router(cfg, transport=up.transport()) as router:
+        with anyio.fail_after(5):
+            first = await router.call(ask())
+            second = await router.call(ask())
+    assert {a.outcome for a in first.attempts} == {"hedge_cancelled", "ok"}
+    # 1 hedge in 2 calls is over a 10 % share: a runs into its own limit.
+    assert [a.outcome for a in second.attempts] == ["timeout", "ok"]
+
+
 def reject_first(response: ChatResponse) -> str:
     if response.text != "good":
         raise InvalidResponse("the answer must be the word good")
