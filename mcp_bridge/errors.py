@@ -176,6 +176,10 @@ class InvalidResponse(ProviderError):
 class AllAttemptsFailed(BridgeError):
     """No candidate produced an answer; `attempts` records what each one did."""
 
-    def __init__(self, message: str, attempts: list[object]) -> None:
+    def __init__(
+        self, message: str, attempts: list[object], *, timed_out: bool = False
+    ) -> None:
         self.attempts = attempts
+        self.timed_out = timed_out
+        """True when the call's deadline ran out (rather than the candidates)."""
         super().__init__(redact(message))

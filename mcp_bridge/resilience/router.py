@@ -175,7 +175,11 @@ class Router:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.health.persist()
-        raise AllAttemptsFailed(_failure_message(call), list(call.attempts))
+        raise AllAttemptsFailed(
+            _failure_message(call),
+            list(call.attempts),
+            timed_out=call.remaining() <= 0,
+        )
 
     async def status(self) -> list[ProviderStatus]:
         """Each configured provider's health, read from the shared state."""

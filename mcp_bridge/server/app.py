@@ -331,10 +331,10 @@ class _Tools:
 
 def _failure_message(exc: AllAttemptsFailed) -> str:
     # The router's message already lists every attempt and skipped provider.
+    advice = "Retry later, raise timeout_s, or check" if exc.timed_out else "Check"
     return (
-        f"every provider failed: {exc}\nRetry later, raise timeout_s, or check "
-        "the providers with the bridge://providers resource or "
-        "`multibridge-mcp doctor`."
+        f"every provider failed: {exc}\n{advice} the providers with the "
+        "bridge://providers resource or `multibridge-mcp doctor`."
     )
 
 

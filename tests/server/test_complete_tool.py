@@ -98,6 +98,8 @@ async def test_every_provider_failing_is_a_tool_error_listing_attempts(
     text = result.content[0].text  # type: ignore[union-attr]
     assert "a (a-model)" in text and "b (b-model)" in text
     assert "bridge://providers" in text
+    # Both failed fast: raising timeout_s would not help, so it is not advised.
+    assert "timeout_s" not in text
 
 
 async def test_wrong_arguments_are_tool_errors_naming_the_field(
