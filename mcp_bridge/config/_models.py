@@ -65,6 +65,9 @@ class ProviderConfig(_Table):
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra HTTP headers (for example OpenRouter's HTTP-Referer)."""
     stream: bool = True
+    stream_usage: bool = True
+    """OpenAI protocol: ask for usage in the stream (stream_options); servers
+    that reject the field (Mistral) get it turned off."""
 
     _key_source: str = PrivateAttr(default="none")
 

@@ -66,6 +66,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": "mistral-small-latest",
         "context_window": 128_000,
         "structured_output": "json_schema",
+        "stream_usage": False,
         "price_input_per_mtok": 0.10,
         "price_output_per_mtok": 0.30,
     },

@@ -6,6 +6,7 @@ import httpx2
 
 from mcp_bridge.config import ProviderConfig
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
+from mcp_bridge.protocols._pool import upstream_client
 from mcp_bridge.protocols._tls import prepare_tls_context, tls_context
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "adapter_for",
     "prepare_tls_context",
     "tls_context",
+    "upstream_client",
 ]
 
 

@@ -11,10 +11,15 @@ others never send it).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from mcp_bridge.canonical import ChatRequest, FinishReason, Usage
-from mcp_bridge.errors import ContentFiltered, InvalidResponse
+import httpx2
+
+from mcp_bridge.canonical import ChatRequest, ChatResponse, FinishReason, Usage
+from mcp_bridge.config import ProviderConfig
+from mcp_bridge.errors import BadRequest, ContentFiltered, InvalidResponse
+from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback
 from mcp_bridge.protocols._errors import Caller
 from mcp_bridge.protocols._http import (
     Answer,
@@ -29,6 +34,8 @@ from mcp_bridge.protocols.schema import for_openai, inline_refs, needs_wrapping,
 
 __all__ = ["OpenAIAdapter"]
 
+logger = logging.getLogger(__name__)
+
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "eos": "stop",
@@ -42,6 +49,34 @@ _FINISH: dict[str, FinishReason] = {
 
 class OpenAIAdapter(HTTPAdapter):
     """Speaks Chat Completions."""
+
+    def __init__(self, provider: ProviderConfig, client: httpx2.AsyncClient) -> None:
+        super().__init__(provider, client)
+        self.stream_usage = provider.stream_usage
+
+    async def send(
+        self,
+        request: ChatRequest,
+        timeouts: AttemptTimeouts,
+        on_chunk: ChunkCallback | None = None,
+    ) -> ChatResponse:
+        """Send once; resend without `stream_options` to a server that forbids it.
+
+        Strict servers (Mistral, some vLLM deployments) answer 400 or 422 to
+        the field; usage then comes in the stream without asking.
+        """
+        try:
+            return await super().send(request, timeouts, on_chunk)
+        except BadRequest as exc:
+            if not (self.stream_usage and "stream_options" in exc.message):
+                raise
+            self.stream_usage = False
+            logger.warning(
+                "%s rejects stream_options; sending without it from now on "
+                "(set stream_usage = false for this provider in multibridge.toml)",
+                self.provider.name,
+            )
+            return await super().send(request, timeouts, on_chunk)
 
     def auth_headers(self) -> dict[str, str]:
         """A Bearer key, or nothing for servers that take none (Ollama)."""
@@ -70,7 +105,8 @@ class OpenAIAdapter(HTTPAdapter):
             body["response_format"] = response_format
         if self.provider.stream:
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self.stream_usage:
+                body["stream_options"] = {"include_usage": True}
         return WireRequest(
             url=f"{self.base_url()}/chat/completions",
             body=body,

@@ -34,7 +34,7 @@ from mcp_bridge.protocols import (
     AttemptTimeouts,
     ProtocolAdapter,
     adapter_for,
-    tls_context,
+    upstream_client,
 )
 from mcp_bridge.resilience.clock import Clock, SystemClock
 from mcp_bridge.resilience.health import ProviderStatus
@@ -56,15 +56,6 @@ _HEALTH_FAULTS = frozenset(
     {"overloaded", "server_error", "timeout", "connection", "invalid_response"}
 )
 _PROGRESS_EVERY_S = 1.0
-POOL_SHARDS = 16
-"""Upstream connection pools. httpcore checks every pooled connection (with
-system calls) each time it hands one out, so one pool of N connections costs
-O(N) per request; at hundreds of concurrent calls that dominated the CPU."""
-UPSTREAM_LIMITS = httpx2.Limits(
-    max_connections=256, max_keepalive_connections=256, keepalive_expiry=30.0
-)
-"""Per shard: httpx2's default (100, 20 kept alive) made an HTTP service
-under 100+ concurrent calls reconnect per request and fail on pool timeouts."""
 
 
 @dataclass
@@ -125,19 +116,16 @@ class Router:
         config: BridgeConfig,
         *,
         store: StateStore,
-        client: httpx2.AsyncClient | Sequence[httpx2.AsyncClient],
+        client: httpx2.AsyncClient,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.clients = [client] if isinstance(client, httpx2.AsyncClient) else client
-        """Upstream clients; attempts take turns over them (see POOL_SHARDS)."""
-        self.client = self.clients[0]
+        self.client = client
         self.clock = clock or SystemClock()
         self.health = HealthTracker(config, store, self.clock, rng)
-        self._adapters: dict[tuple[str, int], ProtocolAdapter] = {}
-        self._turn = 0
+        self._adapters: dict[str, ProtocolAdapter] = {}
         self._calls = 0
         self._hedges = 0
         self.observer: Callable[[Attempt], None] | None = None
@@ -451,12 +439,9 @@ class Router:
         return response.model_copy(update={"latency_ms": lane.latency_ms})
 
     def _adapter(self, provider: ProviderConfig) -> ProtocolAdapter:
-        self._turn = (self._turn + 1) % len(self.clients)
-        key = (provider.name, self._turn)
-        adapter = self._adapters.get(key)
+        adapter = self._adapters.get(provider.name)
         if adapter is None:
-            client = self.clients[self._turn]
-            adapter = self._adapters[key] = adapter_for(provider, client)
+            adapter = self._adapters[provider.name] = adapter_for(provider, self.client)
         return adapter
 
     def _timeouts(self, provider: ProviderConfig, remaining: float) -> AttemptTimeouts:
@@ -646,16 +631,8 @@ async def open_router(
             store = await stack.enter_async_context(
                 open_store(config.state, clock=clock.time)
             )
-        shards = 1 if transport is not None else POOL_SHARDS
-        clients = [
-            await stack.enter_async_context(
-                httpx2.AsyncClient(
-                    transport=transport, limits=UPSTREAM_LIMITS, verify=tls_context()
-                )
-            )
-            for _ in range(shards)
-        ]
-        router = Router(config, store=store, client=clients, clock=clock)
+        client = await stack.enter_async_context(upstream_client(transport))
+        router = Router(config, store=store, client=client, clock=clock)
         try:
             yield router
         finally:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2
 import pytest
 
 from mcp_bridge.canonical import ChatRequest, Message
+from mcp_bridge.config import PRESETS
 from mcp_bridge.errors import ContentFiltered, InvalidResponse
+from mcp_bridge.protocols import adapter_for
 from tests.protocols.fakes import (
     KEYS,
+    SSE_HEADERS,
     TIMEOUTS,
     Upstream,
     ask,
@@ -383,3 +387,60 @@ async def test_probe_gets_the_models_list_with_the_key() -> None:
         "https://api.openai.example/v1/models",
     )
     assert request.headers["authorization"] == f"Bearer {KEYS['openai']}"
+
+
+MISTRAL_REJECTS_STREAM_OPTIONS = {
+    "object": "error",
+    "message": {
+        "detail": [
+            {
+                "type": "extra_forbidden",
+                "loc": ["body", "stream_options", "include_usage"],
+                "msg": "Extra inputs are not permitted",
+                "input": True,
+            }
+        ]
+    },
+    "type": "invalid_request_error",
+    "param": None,
+    "code": None,
+}
+
+
+class StrictServer:
+    """Refuses stream_options with Mistral's 422, streams otherwise."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(await request.aread())
+        self.bodies.append(body)
+        if "stream_options" in body:
+            return httpx2.Response(422, json=MISTRAL_REJECTS_STREAM_OPTIONS)
+        return httpx2.Response(200, headers=SSE_HEADERS, content=HELLO_STREAM)
+
+
+async def test_a_server_that_forbids_stream_options_is_asked_again_without_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = StrictServer()
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(server))
+    adapter = adapter_for(provider("openai"), client)
+
+    first = await adapter.send(ask("Hi"), TIMEOUTS)
+    second = await adapter.send(ask("Again"), TIMEOUTS)
+
+    assert first.text == second.text == "Hello!"
+    assert ["stream_options" in body for body in server.bodies] == [True, False, False]
+    assert "rejects stream_options" in caplog.text
+
+
+async def test_the_mistral_preset_never_sends_stream_options() -> None:
+    upstream = stream(HELLO_STREAM)
+    preset = {k: v for k, v in PRESETS["mistral"].items() if k != "protocol"}
+    mistral = provider("openai", **preset)
+    await upstream.adapter(mistral).send(ask("Hi"), TIMEOUTS)
+
+    assert "stream_options" not in upstream.bodies[0]
+    assert "max_completion_tokens" not in upstream.bodies[0]
