@@ -68,6 +68,9 @@ class ProviderConfig(_Table):
     stream_usage: bool = True
     """OpenAI protocol: ask for usage in the stream (stream_options); servers
     that reject the field (Mistral) get it turned off."""
+    stream_structured: bool = True
+    """OpenAI protocol: stream requests that carry response_format; servers
+    that refuse the pair (Groq) get such requests sent whole."""
 
     _key_source: str = PrivateAttr(default="none")
 

@@ -77,6 +77,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": "llama-3.3-70b-versatile",
         "context_window": 131_072,
         "structured_output": "json_object",
+        "stream_structured": False,
         "price_input_per_mtok": 0.59,
         "price_output_per_mtok": 0.79,
     },

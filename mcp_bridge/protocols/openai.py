@@ -53,6 +53,7 @@ class OpenAIAdapter(HTTPAdapter):
     def __init__(self, provider: ProviderConfig, client: httpx2.AsyncClient) -> None:
         super().__init__(provider, client)
         self.stream_usage = provider.stream_usage
+        self.stream_structured = provider.stream_structured
 
     async def send(
         self,
@@ -60,23 +61,41 @@ class OpenAIAdapter(HTTPAdapter):
         timeouts: AttemptTimeouts,
         on_chunk: ChunkCallback | None = None,
     ) -> ChatResponse:
-        """Send once; resend without `stream_options` to a server that forbids it.
+        """Send once; resend once to a server that refused an optional feature.
 
-        Strict servers (Mistral, some vLLM deployments) answer 400 or 422 to
-        the field; usage then comes in the stream without asking.
+        Strict servers answer 400 or 422 to `stream_options` (Mistral, some
+        vLLM deployments) or to `response_format` in a stream (Groq); the
+        adapter stops asking for what was refused, for the rest of the process.
         """
         try:
             return await super().send(request, timeouts, on_chunk)
         except BadRequest as exc:
-            if not (self.stream_usage and "stream_options" in exc.message):
+            if not self._give_up_refused_feature(request, exc.message):
                 raise
-            self.stream_usage = False
-            logger.warning(
-                "%s rejects stream_options; sending without it from now on "
-                "(set stream_usage = false for this provider in multibridge.toml)",
-                self.provider.name,
-            )
             return await super().send(request, timeouts, on_chunk)
+
+    def _give_up_refused_feature(self, request: ChatRequest, message: str) -> bool:
+        """Turn off the feature `message` refuses; False when it names none."""
+        if self.stream_usage and "stream_options" in message:
+            self.stream_usage, setting = False, "stream_usage"
+        elif (
+            self.stream_structured
+            and self.provider.stream
+            and request.json_schema is not None
+            and "response_format" in message
+            and "stream" in message
+        ):
+            self.stream_structured, setting = False, "stream_structured"
+        else:
+            return False
+        logger.warning(
+            "%s refused a request feature (%s); sending without it from now on "
+            "(set %s = false for this provider in multibridge.toml)",
+            self.provider.name,
+            message[:120],
+            setting,
+        )
+        return True
 
     def auth_headers(self) -> dict[str, str]:
         """A Bearer key, or nothing for servers that take none (Ollama)."""
@@ -103,15 +122,18 @@ class OpenAIAdapter(HTTPAdapter):
             body["stop"] = list(request.stop)
         if response_format is not None:
             body["response_format"] = response_format
-        if self.provider.stream:
+        stream = self.provider.stream and (
+            self.stream_structured or response_format is None
+        )
+        if stream:
             body["stream"] = True
             if self.stream_usage:
                 body["stream_options"] = {"include_usage": True}
         return WireRequest(
             url=f"{self.base_url()}/chat/completions",
             body=body,
-            headers=self.headers(stream=self.provider.stream),
-            stream=self.provider.stream,
+            headers=self.headers(stream=stream),
+            stream=stream,
             structured=structured,
         )
 

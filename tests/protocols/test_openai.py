@@ -433,7 +433,7 @@ async def test_a_server_that_forbids_stream_options_is_asked_again_without_them(
 
     assert first.text == second.text == "Hello!"
     assert ["stream_options" in body for body in server.bodies] == [True, False, False]
-    assert "rejects stream_options" in caplog.text
+    assert "set stream_usage = false" in caplog.text
 
 
 async def test_the_mistral_preset_never_sends_stream_options() -> None:
@@ -444,3 +444,50 @@ async def test_the_mistral_preset_never_sends_stream_options() -> None:
 
     assert "stream_options" not in upstream.bodies[0]
     assert "max_completion_tokens" not in upstream.bodies[0]
+
+
+class GroqLikeServer:
+    """Refuses response_format in a stream, as Groq does; answers whole bodies."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(await request.aread())
+        self.bodies.append(body)
+        if body.get("stream") and "response_format" in body:
+            refusal = {
+                "error": {
+                    "message": "`response_format` does not support streaming",
+                    "type": "invalid_request_error",
+                }
+            }
+            return httpx2.Response(400, json=refusal)
+        answer = {
+            "id": "chatcmpl-9",
+            "object": "chat.completion",
+            "model": "llama-test",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": '{"city": "Oslo"}'},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 5},
+        }
+        return httpx2.Response(200, json=answer)
+
+
+async def test_a_server_refusing_streamed_structured_output_gets_whole_requests() -> (
+    None
+):
+    server = GroqLikeServer()
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(server))
+    adapter = adapter_for(provider("openai", structured_output="json_object"), client)
+
+    first = await adapter.send(ask("Where?", json_schema=SCHEMA), TIMEOUTS)
+    second = await adapter.send(ask("Again?", json_schema=SCHEMA), TIMEOUTS)
+
+    assert first.data == second.data == {"city": "Oslo"}
+    assert [body.get("stream", False) for body in server.bodies] == [True, False, False]
