@@ -108,12 +108,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": "llama3.2",
         "context_window": 8_192,
         "structured_output": "json_schema",
+        # A local server may load the model on the first request, and a CPU
+        # reads a long prompt slowly: its first token can take a minute.
+        "first_token_timeout_s": 60.0,
     },
     "openai-compatible": {
         "protocol": "openai",
         "api_key_env": None,
         "context_window": 32_768,
         "structured_output": "json_schema",
+        "first_token_timeout_s": 60.0,
     },
 }
 
