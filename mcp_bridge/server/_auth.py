@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 import os
 from collections.abc import Mapping
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge.config import HttpSettings
@@ -85,13 +85,15 @@ class BearerAuth:
             return
         given = _bearer(scope)
         if given is None:
-            await _refuse(send, "a bearer token is required", _REALM)
+            await _refuse(scope, receive, send, "a bearer token is required", _REALM)
             return
         index = self._match(given)
         if index is None:
             logger.info("refused a request with an unknown bearer token")
             challenge = f'{_REALM}, error="invalid_token"'
-            await _refuse(send, "the bearer token is not valid", challenge)
+            await _refuse(
+                scope, receive, send, "the bearer token is not valid", challenge
+            )
             return
         scope[CLIENT_KEY] = f"token-{index}"
         await self.app(scope, receive, send)
@@ -115,18 +117,14 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
-async def _refuse(send: Send, message: str, challenge: str) -> None:
-    body = json.dumps(
-        {
-            "error": "unauthorized",
-            "message": f"{message}: send 'Authorization: Bearer <token>' with a "
-            "token from MULTIBRIDGE_TOKENS or [http] tokens",
-        }
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", challenge.encode()),
-    ]
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, message: str, challenge: str
+) -> None:
+    fix = "send 'Authorization: Bearer <token>' with a token from "
+    fix += "MULTIBRIDGE_TOKENS or [http] tokens"
+    refusal = JSONResponse(
+        {"error": "unauthorized", "message": f"{message}: {fix}"},
+        status_code=401,
+        headers={"www-authenticate": challenge},
+    )
+    await refusal(scope, receive, send)

@@ -8,7 +8,6 @@ client address when no token is configured).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -20,6 +19,7 @@ from mcp.server.transport_security import (
     TransportSecuritySettings,
 )
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge.config import HttpSettings
@@ -135,7 +135,7 @@ class RateLimit:
         if wait is None:
             await self.app(scope, receive, send)
             return
-        await _too_many(send, math.ceil(wait))
+        await _too_many(scope, receive, send, math.ceil(wait))
 
 
 def _client(scope: Scope) -> str:
@@ -146,18 +146,16 @@ def _client(scope: Scope) -> str:
     return f"addr-{peer[0]}" if peer else "addr-unknown"
 
 
-async def _too_many(send: Send, retry_after: int) -> None:
-    body = json.dumps(
+async def _too_many(
+    scope: Scope, receive: Receive, send: Send, retry_after: int
+) -> None:
+    refusal = JSONResponse(
         {
             "error": "rate_limited",
             "message": f"too many requests; retry in {retry_after} s (the limit is "
             "[http] rate_limit_per_minute)",
-        }
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(max(retry_after, 1)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        },
+        status_code=429,
+        headers={"retry-after": str(max(retry_after, 1))},
+    )
+    await refusal(scope, receive, send)
