@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,13 +32,16 @@ FILE_NAME = "multibridge.toml"
 _SECRET_FIELDS = frozenset({"api_key", "tokens"})
 _MAX_REPORTED = 3
 _STATE_SCHEMES = ("sqlite://", "redis://", "rediss://", "unix://")
+# What an MCP client such as Claude Code passes when `.mcp.json` says
+# "${OPENAI_API_KEY}" and its own environment lacks that variable.
+_PLACEHOLDER = re.compile(r"\$\{[^{}\s]+\}")
 
 
 def load_config(
     path: str | Path | None = None, env: Mapping[str, str] | None = None
 ) -> BridgeConfig:
     """Load and validate the configuration; raise ConfigError saying what to fix."""
-    env = os.environ if env is None else env
+    env = _without_placeholders(os.environ if env is None else env)
     file = find_config_file(path, env)
     data = _read_toml(file) if file else {}
     entries = _provider_entries(file, data, env)
@@ -53,6 +57,24 @@ def load_config(
     config._source = str(file) if file else "environment"
     logger.debug("configuration from %s: %d providers", config.source, len(entries))
     return config
+
+
+def _without_placeholders(env: Mapping[str, str]) -> Mapping[str, str]:
+    """`env` less the variables that hold an unexpanded `${NAME}` placeholder."""
+    unexpanded = [name for name, value in env.items() if _PLACEHOLDER.fullmatch(value)]
+    for name in unexpanded:
+        # Taken as a key it would only earn 401s that blame a correct key.
+        logger.warning(
+            "environment variable %s holds the unexpanded placeholder %r, so it "
+            "is treated as not set; set %s in the environment that starts the "
+            "MCP client (the client copies it into the server's environment)",
+            name,
+            env[name],
+            name,
+        )
+    if not unexpanded:
+        return env
+    return {name: value for name, value in env.items() if name not in unexpanded}
 
 
 def find_config_file(path: str | Path | None, env: Mapping[str, str]) -> Path | None:

@@ -355,3 +355,27 @@ def test_an_unknown_state_store_is_a_configuration_error(tmp_path: Path) -> None
     message = error_for(path)
     assert "state: unknown store 'postgres://db'" in message
     assert '"sqlite:///path"' in message
+
+
+# --- placeholders an MCP client left unexpanded --------------------------------
+
+
+def test_an_unexpanded_placeholder_does_not_enable_a_preset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {"OPENAI_API_KEY": "${OPENAI_API_KEY}", "DEEPSEEK_API_KEY": DEEPSEEK_KEY}
+
+    config = load_config(env=env)
+
+    assert [p.name for p in config.providers] == ["deepseek"]
+    assert "OPENAI_API_KEY holds the unexpanded placeholder" in caplog.text
+
+
+def test_a_file_provider_whose_key_is_a_placeholder_says_to_set_the_variable(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "m.toml", '[[providers]]\npreset = "deepseek"\n')
+
+    message = error_for(path, {"DEEPSEEK_API_KEY": "${DEEPSEEK_API_KEY}"})
+
+    assert "needs the environment variable DEEPSEEK_API_KEY" in message
