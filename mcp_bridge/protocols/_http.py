@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
@@ -529,8 +530,24 @@ def _transport_error(
         return caller.error(ProviderTimeout, f"HTTP timeout: {detail}")
     if isinstance(exc, httpx2.DecodingError):
         return caller.error(InvalidResponse, f"the body could not be decoded: {detail}")
+    if isinstance(exc, httpx2.ConnectError) and _untrusted_certificate(exc):
+        return caller.error(
+            ConnectionFailed,
+            f"the TLS certificate at base_url is not trusted ({detail}); for a "
+            "private CA set SSL_CERT_FILE to a bundle holding it, else check base_url",
+        )
     if isinstance(exc, httpx2.ConnectError):
         return caller.error(
             ConnectionFailed, f"could not connect: {detail}; check base_url"
         )
     return caller.error(ConnectionFailed, f"{type(exc).__name__}: {detail}")
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether a certificate check, not the network, refused the connection."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

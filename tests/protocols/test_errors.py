@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx2
@@ -460,6 +461,18 @@ async def test_transport_errors_map_to_connection_or_timeout(
     with pytest.raises(expected) as caught:
         await upstream.adapter(provider("anthropic")).send(ask(), TIMEOUTS)
     assert caught.value.provider == "anthropic-fake"
+
+
+async def test_an_untrusted_certificate_names_ssl_cert_file_as_the_fix() -> None:
+    cause = ssl.SSLCertVerificationError("[SSL: CERTIFICATE_VERIFY_FAILED] failed")
+    error = httpx2.ConnectError(str(cause))
+    error.__cause__ = cause
+    upstream = Upstream(error=error)
+
+    with pytest.raises(ConnectionFailed) as caught:
+        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
+    assert "TLS certificate at base_url is not trusted" in caught.value.message
+    assert "SSL_CERT_FILE" in caught.value.message
 
 
 async def test_an_in_stream_openai_error_is_classified() -> None:
