@@ -579,7 +579,7 @@ class Router:
             latency_ms=round(response.latency_ms if response else latency_ms, 1),
             input_tokens=usage.input_tokens if usage else 0,
             output_tokens=usage.output_tokens if usage else 0,
-            error=str(error) if error is not None else None,
+            error=error.message if isinstance(error, ProviderError) else error,
         )
         call.attempts.append(attempt)
         if self.observer is not None:

@@ -112,7 +112,6 @@ validated, stored step plan (revise it with plan_id and feedback), and \
 step's done_when. Every result names the provider and lists each attempt."""
 
 _ANNOTATIONS = {
-    "read_only_hint": True,
     "destructive_hint": False,
     "idempotent_hint": False,
     "open_world_hint": True,
@@ -128,17 +127,21 @@ class _Tools:
         self.heartbeat_s = heartbeat_s
 
     def register(self, server: MCPServer[_State]) -> None:
-        for fn, title, description in (
-            (self.complete, "Complete with any provider", COMPLETE_DESCRIPTION),
-            (self.plan, "Plan with a validated step graph", PLAN_DESCRIPTION),
-            (self.verify, "Verify work against criteria", VERIFY_DESCRIPTION),
+        # plan stores what it writes; the other two change nothing locally.
+        for fn, title, description, read_only in (
+            (self.complete, "Complete with any provider", COMPLETE_DESCRIPTION, True),
+            (self.plan, "Plan with a validated step graph", PLAN_DESCRIPTION, False),
+            (self.verify, "Verify work against criteria", VERIFY_DESCRIPTION, True),
         ):
+            annotations = ToolAnnotations(
+                title=title, read_only_hint=read_only, **_ANNOTATIONS
+            )
             server.add_tool(
                 fn,
                 name=fn.__name__,
                 title=title,
                 description=description,
-                annotations=ToolAnnotations(title=title, **_ANNOTATIONS),
+                annotations=annotations,
             )
 
     async def complete(

@@ -75,7 +75,7 @@ async def run_complete(
         model=result.model,
         attempts=result.attempts,
         usage=response.usage,
-        latency_ms=response.latency_ms,
+        latency_ms=round(response.latency_ms, 1),
         truncated=response.truncated,
         note=_length_note(response),
     )
