@@ -674,7 +674,9 @@ def _fix_for(provider: ProviderConfig, error: ProviderError) -> str:
     if error.kind == "model_not_found":
         return (
             f"set a model that {provider.name} serves for provider "
-            f"{provider.name!r} in multibridge.toml (now {provider.model!r})"
+            f"{provider.name!r} in multibridge.toml (now {provider.model!r}), "
+            f"or check its base_url ({provider.base_url}): a wrong path "
+            "answers 404 too"
         )
     if provider.api_key_env:
         return f"check {provider.api_key_env}"
