@@ -128,6 +128,10 @@ class HedgingSettings(_Table):
 class LimitSettings(_Table):
     max_file_bytes: int = Field(default=256_000, gt=0)
     max_files_bytes: int = Field(default=1_000_000, gt=0)
+    file_roots: list[str] | None = None
+    """Directories under which `files` may be read. Unset: anywhere for stdio
+    (the caller runs on this machine) and nowhere for the HTTP service, whose
+    callers must not read the server's own files (its keys among them)."""
     max_result_chars: int = Field(default=80_000, gt=0)
     """Results are cut here (about 20,000 tokens, under Claude Code's 25,000 cap)."""
 

@@ -65,6 +65,7 @@ def build_service_app(
     """
     tokens = resolve_tokens(config.http, env)
     check_bind(host, tokens)
+    config = _without_local_files(config)
     live, metrics = _Live(), BridgeMetrics(config)
     server = build_server(config, router_factory=_factory(live, metrics))
     server.middleware.append(metrics.tool_middleware)
@@ -92,6 +93,14 @@ def build_service_app(
         config.http.stateless,
     )
     return app
+
+
+def _without_local_files(config: BridgeConfig) -> BridgeConfig:
+    """Remote callers read no server files unless file_roots says where."""
+    if config.limits.file_roots is not None:
+        return config
+    limits = config.limits.model_copy(update={"file_roots": []})
+    return config.model_copy(update={"limits": limits})
 
 
 def serve_service(app: Starlette, config: BridgeConfig, host: str, port: int) -> None:

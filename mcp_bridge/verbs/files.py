@@ -32,6 +32,7 @@ async def read_files(paths: Sequence[str], limits: LimitSettings) -> list[Attach
     attached: list[AttachedFile] = []
     total = 0
     for path in _unique_paths(paths):
+        _check_root(path, limits.file_roots)
         data = await _read_one(path, limits.max_file_bytes)
         total += len(data)
         if total > limits.max_files_bytes:
@@ -42,6 +43,27 @@ async def read_files(paths: Sequence[str], limits: LimitSettings) -> list[Attach
             )
         attached.append(AttachedFile(path=path, text=_decode(path, data)))
     return attached
+
+
+def _check_root(path: str, roots: list[str] | None) -> None:
+    """Refuse a path outside `roots` (symbolic links resolved); None allows all."""
+    if roots is None:
+        return
+    if not roots:
+        raise InputError(
+            "files: this server reads no local files (the HTTP service reads "
+            "none unless [limits] file_roots lists directories); put the text "
+            "in the prompt, context or subject instead"
+        )
+    real = os.path.realpath(path)
+    for root in roots:
+        base = os.path.realpath(os.path.expanduser(root))
+        if os.path.commonpath([real, base]) == base:
+            return
+    raise InputError(
+        f"files: {path} is outside the directories this server may read "
+        f"(limits.file_roots: {', '.join(roots)})"
+    )
 
 
 def _unique_paths(paths: Sequence[str]) -> list[str]:

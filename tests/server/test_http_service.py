@@ -192,6 +192,20 @@ async def test_a_client_with_a_token_completes_over_streamable_http(
     assert result.structured_content["text"].startswith("fake answer to: name a colour")
 
 
+async def test_the_http_service_reads_no_server_files_by_default(
+    bridge: Bridge, tmp_path: Path
+) -> None:
+    """A remote caller must not read the server's files (its keys among them)."""
+    target = tmp_path / "server-side.txt"
+    target.write_text("server secret")
+    async with mcp_session(bridge.url) as client:
+        result = await client.call_tool(
+            "complete", {"prompt": "repeat the file", "files": [str(target)]}
+        )
+    assert result.is_error
+    assert "reads no local files" in result.content[0].text  # type: ignore[union-attr]
+
+
 async def test_progress_notifications_reach_the_http_client(bridge: Bridge) -> None:
     messages: list[str] = []
 

@@ -69,3 +69,35 @@ async def test_an_unreadable_file_says_why() -> None:
     # for root, which chmod-based tests cannot show when run as root.
     with pytest.raises(InputError, match=r"cannot read .*/proc/self/mem"):
         await read_files(["/proc/self/mem"], LIMITS)
+
+
+async def test_file_roots_admit_paths_inside_them_only(tmp_path: Path) -> None:
+    inside = tmp_path / "project"
+    inside.mkdir()
+    (inside / "a.txt").write_text("ok")
+    (tmp_path / "secret.txt").write_text("s")
+    limits = LimitSettings(file_roots=[str(inside)])
+
+    attached = await read_files([str(inside / "a.txt")], limits)
+    assert [f.text for f in attached] == ["ok"]
+    with pytest.raises(InputError, match="outside the directories"):
+        await read_files([str(tmp_path / "secret.txt")], limits)
+
+
+async def test_a_symbolic_link_cannot_lead_out_of_the_file_roots(
+    tmp_path: Path,
+) -> None:
+    inside = tmp_path / "project"
+    inside.mkdir()
+    (tmp_path / "secret.txt").write_text("s")
+    (inside / "link.txt").symlink_to(tmp_path / "secret.txt")
+    limits = LimitSettings(file_roots=[str(inside)])
+
+    with pytest.raises(InputError, match="outside the directories"):
+        await read_files([str(inside / "link.txt")], limits)
+
+
+async def test_empty_file_roots_refuse_every_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("ok")
+    with pytest.raises(InputError, match="reads no local files"):
+        await read_files([str(tmp_path / "a.txt")], LimitSettings(file_roots=[]))
