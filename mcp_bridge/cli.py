@@ -275,6 +275,8 @@ class _Probe:
 
     status: str
     latency_ms: float | None = None
+    detail: str | None = None
+    """The whole error message, printed under the table (the cell is short)."""
 
     @property
     def ok(self) -> bool:
@@ -295,6 +297,13 @@ def _doctor(args: argparse.Namespace) -> int:
         for provider, probe in zip(config.providers, probes, strict=True)
     ]
     sys.stdout.write(_table(header, rows))
+    details = [
+        f"{provider.name}: {probe.detail}"
+        for provider, probe in zip(config.providers, probes, strict=True)
+        if probe.detail
+    ]
+    if details:
+        sys.stdout.write("\n" + "\n".join(details) + "\n")
     if not any(probe.ok for probe in probes):
         print(f"{PROG}: error: {_NONE_USABLE_FIX}", file=sys.stderr)
         return 1
@@ -350,10 +359,11 @@ async def _probe(
         return _Probe(f"error: timeout after {timeout_s:g} s")
     except ProviderError as exc:
         status = f" HTTP {exc.status}" if exc.status is not None else ""
-        return _Probe(_short(f"error: {exc.kind}{status}: {exc.message}"))
+        return _Probe(f"error: {exc.kind}{status}", detail=_one_line(exc.message))
     except Exception as exc:
         # doctor must report every failure as a row, whatever raised it.
-        return _Probe(_short(redact(f"error: {type(exc).__name__}: {exc}")))
+        detail = _one_line(redact(f"{type(exc).__name__}: {exc}"))
+        return _Probe("error: unexpected", detail=detail)
     return _Probe("ok", (time.perf_counter() - started) * 1000)
 
 

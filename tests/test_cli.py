@@ -283,9 +283,12 @@ def test_doctor_succeeds_when_one_of_several_providers_works(
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    table, _, details = result.stdout.partition("\n\n")
+    rows = {line.split()[0]: line for line in table.splitlines()[1:]}
     assert " ok " in rows["good"]
-    assert "error" in rows["down"]
+    assert "error: connection" in rows["down"]
+    # The cell stays short; the whole message, with its fix, follows the table.
+    assert "down: could not connect" in details and "base_url" in details
 
 
 # --- status -----------------------------------------------------------------
