@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_bridge import __version__
 from mcp_bridge.config import BridgeConfig
+from mcp_bridge.errors import ConfigError
 from mcp_bridge.resilience import ProviderStatus, Router, open_router
 from mcp_bridge.server._auth import BearerAuth, check_bind, is_loopback, resolve_tokens
 from mcp_bridge.server._guard import (
@@ -126,7 +129,34 @@ def serve_service(app: Starlette, config: BridgeConfig, host: str, port: int) ->
         )
     )
     app.add_middleware(_DrainStreams, stopping=lambda: bool(server.should_exit))
-    server.run()
+    listener = _listen(host, port)
+    server.run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind and listen before serving, then say where (port 0 picks a free one).
+
+    Once the line is printed, connections succeed: the kernel queues them
+    until the server accepts, so a supervisor or a test can wait on the line.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        listener = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
+            "another --port or --host ([http] port, host)"
+        ) from exc
+    bound = listener.getsockname()[1]
+    where = f"[{host}]" if ":" in host else host
+    # stderr, whatever the log level: whoever started the service needs this.
+    print(
+        f"multibridge-mcp: serving MCP at http://{where}:{bound}/mcp "
+        "(and /healthz, /metrics); Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+    return listener
 
 
 class _DrainStreams:

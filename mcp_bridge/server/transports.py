@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 
 import anyio
 from starlette.applications import Starlette
@@ -42,14 +41,6 @@ def run_http(config: BridgeConfig, host: str, port: int) -> None:
 
     app = build_http_app(config, host=host)
     _freeze_startup_objects()
-    where = f"[{host}]" if ":" in host else host
-    # Said on stderr whatever the log level: a person who started the
-    # service needs to know where it listens.
-    print(
-        f"multibridge-mcp: serving MCP at http://{where}:{port}/mcp "
-        "(and /healthz, /metrics); Ctrl-C stops",
-        file=sys.stderr,
-    )
     serve_service(app, config, host, port)
 
 

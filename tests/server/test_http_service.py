@@ -7,9 +7,11 @@ to an in-process fake provider; MCP clients connect over streamable HTTP.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +33,7 @@ from tools.fake_provider import FakeProvider
 __all__ = ["redis_server"]
 
 REPO = Path(__file__).resolve().parents[2]
+ANNOUNCEMENT = re.compile(r"serving MCP at http://127\.0\.0\.1:(\d+)/mcp")
 TOKEN = "tok-alpha-7f3b9c2d"
 OTHER_TOKEN = "tok-bravo-1e5a8d4c"
 API_KEY = "sk-fake-key-5d1c0b9a"
@@ -87,15 +90,20 @@ base_cooldown_s = 0.6
 
 
 class Bridge:
-    """One `multibridge-mcp serve --http` process on a free port."""
+    """One `multibridge-mcp serve --http --port 0` process.
+
+    Readiness is the service's own announcement, printed once its socket
+    listens; the port comes from the same line, so no free port is guessed.
+    """
 
     def __init__(self, directory: Path, toml: str, name: str = "bridge") -> None:
         self.config = directory / f"{name}.toml"
         self.config.write_text(toml)
         self.log = directory / f"{name}.log"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.url = ""
+        self.process: subprocess.Popen[str] | None = None
+        self._announced = threading.Event()
 
     def start(self) -> Bridge:
         """Spawn and wait until ready, from synchronous code."""
@@ -105,23 +113,34 @@ class Bridge:
 
     def spawn(self) -> None:
         argv = [sys.executable, "-m", "mcp_bridge", "serve", "--http"]
-        argv += ["--port", str(self.port), "--config", str(self.config)]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
-            )
+        argv += ["--port", "0", "--config", str(self.config)]
+        self.process = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._copy_output, daemon=True).start()
+
+    def _copy_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        with self.log.open("w") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                found = ANNOUNCEMENT.search(line)
+                if found:
+                    self.port = int(found.group(1))
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    self._announced.set()
+        self._announced.set()  # the process ended: wake the waiter to say so
 
     async def wait_ready(self) -> None:
-        """Poll /healthz until the server answers at all (200 or 503)."""
-        async with httpx2.AsyncClient() as http:
-            with anyio.fail_after(30):
-                while True:
-                    assert self.process and self.process.poll() is None, self.output()
-                    try:
-                        await http.get(self.url + "/healthz")
-                        return
-                    except httpx2.TransportError:
-                        await anyio.sleep(0.05)
+        """Wait for the announcement that the socket listens."""
+        with anyio.fail_after(30):
+            await anyio.to_thread.run_sync(self._announced.wait, 30)
+        assert self.port, f"the service did not start:\n{self.output()}"
 
     def stop(self) -> None:
         if self.process is not None:
