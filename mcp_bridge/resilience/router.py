@@ -284,6 +284,9 @@ class Router:
 
     async def _race(self, call: _Call, primary: ProviderConfig) -> _Win | None:
         """Run the primary, hedged by the next candidate when it is slow."""
+        if self._hedge_delay(call, primary) is None:
+            # No hedge can start: spare the task group and its tasks.
+            return await self._drive(call, _Lane(primary))
         lanes = [_Lane(primary)]
         wins: list[_Win] = []
         finished = anyio.Event()
