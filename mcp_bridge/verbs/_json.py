@@ -10,9 +10,9 @@ from pydantic import BaseModel, ValidationError
 
 from mcp_bridge.canonical import ChatResponse
 from mcp_bridge.errors import InputError, InvalidResponse
-from mcp_bridge.validation import schema_error, violation
+from mcp_bridge.validation import schema_error
 
-__all__ = ["check_schema", "json_answer", "model_answer", "schema_answer"]
+__all__ = ["check_schema", "json_answer", "model_answer"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,15 +46,6 @@ def model_answer(response: ChatResponse, model: type[M]) -> M:
         raise InvalidResponse(
             f"the JSON does not match the required shape: {_describe(exc)}"
         ) from exc
-
-
-def schema_answer(response: ChatResponse, schema: dict[str, Any]) -> Any:
-    """Parse an answer and check it against a caller's JSON Schema."""
-    data = json_answer(response)
-    problem = violation(data, schema)
-    if problem is not None:
-        raise InvalidResponse(f"the JSON does not match the schema {problem}")
-    return data
 
 
 def check_schema(schema: dict[str, Any]) -> None:

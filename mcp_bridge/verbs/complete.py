@@ -10,7 +10,7 @@ from mcp_bridge.canonical import Attempt, ChatRequest, ChatResponse, Message, Us
 from mcp_bridge.errors import InputError, InvalidResponse
 from mcp_bridge.verbs import prompts
 from mcp_bridge.verbs._args import check_providers, check_timeout
-from mcp_bridge.verbs._json import check_schema, schema_answer
+from mcp_bridge.verbs._json import check_schema
 from mcp_bridge.verbs._router import ProgressFn, RouterLike, Validator
 from mcp_bridge.verbs.files import read_files, render_files
 
@@ -122,15 +122,10 @@ def _messages(args: CompleteArgs, files_block: str) -> list[Message]:
     return messages
 
 
-def _validator(schema: dict[str, Any] | None) -> Validator:
-    if schema is None:
-        return _non_empty
-    required = schema
-
-    def check_json(response: ChatResponse) -> Any:
-        return schema_answer(response, required)
-
-    return check_json
+def _validator(schema: dict[str, Any] | None) -> Validator | None:
+    # With a schema, the protocol layer has already checked the answer against
+    # it (the caller's original schema) and the router returns response.data.
+    return _non_empty if schema is None else None
 
 
 def _non_empty(response: ChatResponse) -> str:
