@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mcp_bridge.errors import InputError
+from mcp_bridge.verbs._router import RouterLike
 
-__all__ = ["check_providers", "check_timeout"]
+__all__ = ["check_providers", "check_timeout", "stored_plan"]
 
 
 def check_timeout(timeout_s: float | None) -> None:
@@ -29,3 +31,14 @@ def check_providers(providers: Sequence[str] | None) -> list[str] | None:
             "resource); leave it out to let the bridge choose"
         )
     return list(dict.fromkeys(names))
+
+
+async def stored_plan(router: RouterLike, plan_id: str, advice: str) -> dict[str, Any]:
+    """The stored plan `plan_id`, or an InputError that ends with `advice`."""
+    plan = await router.store.get_plan(plan_id)
+    if plan is None:
+        raise InputError(
+            f"plan_id {plan_id} is not a stored plan; {advice} (the plans:// "
+            "resources list stored plans)"
+        )
+    return plan

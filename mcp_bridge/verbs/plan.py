@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from mcp_bridge.canonical import Attempt, ChatRequest, ChatResponse, Message
 from mcp_bridge.errors import InputError, InvalidResponse
 from mcp_bridge.verbs import prompts
-from mcp_bridge.verbs._args import check_providers, check_timeout
+from mcp_bridge.verbs._args import check_providers, check_timeout, stored_plan
 from mcp_bridge.verbs._json import model_answer
 from mcp_bridge.verbs._router import ProgressFn, RouterLike
 from mcp_bridge.verbs.files import read_files, render_files
@@ -282,13 +282,8 @@ async def _load_base(router: RouterLike, args: PlanArgs) -> dict[str, Any] | Non
                 "feedback out to write a new plan"
             )
         return None
-    stored = await router.store.get_plan(args.plan_id)
-    if stored is None:
-        raise InputError(
-            f"plan_id {args.plan_id} is not a stored plan; leave plan_id out to "
-            "write a new plan (the plans:// resources list stored plans)"
-        )
-    return stored
+    advice = "leave plan_id out to write a new plan"
+    return await stored_plan(router, args.plan_id, advice)
 
 
 def _goal(args: PlanArgs, stored: dict[str, Any] | None) -> str:

@@ -23,7 +23,7 @@ from mcp_bridge.errors import (
     InvalidResponse,
 )
 from mcp_bridge.verbs import prompts
-from mcp_bridge.verbs._args import check_providers, check_timeout
+from mcp_bridge.verbs._args import check_providers, check_timeout, stored_plan
 from mcp_bridge.verbs._json import model_answer
 from mcp_bridge.verbs._router import ProgressFn, RouterLike, Validator
 from mcp_bridge.verbs.files import read_files, render_files
@@ -192,13 +192,7 @@ def _check(args: VerifyArgs, router: RouterLike) -> None:
 async def _load_plan(router: RouterLike, args: VerifyArgs) -> dict[str, Any] | None:
     if not args.plan_id:
         return None
-    plan = await router.store.get_plan(args.plan_id)
-    if plan is None:
-        raise InputError(
-            f"plan_id {args.plan_id} is not a stored plan; check the id "
-            "(the plans:// resources list stored plans)"
-        )
-    return plan
+    return await stored_plan(router, args.plan_id, "check the id")
 
 
 def _criteria(
