@@ -325,16 +325,17 @@ def _doctor_row(provider: ProviderConfig, probe: _Probe) -> list[str]:
 async def _probe_all(
     providers: Sequence[ProviderConfig], timeout_s: float
 ) -> list[_Probe]:
-    """Check all providers concurrently; one shared HTTP client."""
+    """Check all providers concurrently, over the client the router uses."""
     import anyio
-    import httpx2
+
+    from mcp_bridge.protocols import upstream_client
 
     probes: dict[int, _Probe] = {}
 
     async def probe_into(index: int, provider: ProviderConfig) -> None:
         probes[index] = await _probe(provider, client, timeout_s)
 
-    async with httpx2.AsyncClient() as client, anyio.create_task_group() as group:
+    async with upstream_client() as client, anyio.create_task_group() as group:
         for index, provider in enumerate(providers):
             group.start_soon(probe_into, index, provider)
     return [probes[index] for index in range(len(providers))]
