@@ -139,9 +139,8 @@ def _listen(host: str, port: int) -> socket.socket:
     Once the line is printed, connections succeed: the kernel queues them
     until the server accepts, so a supervisor or a test can wait on the line.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        listener = socket.create_server((host, port), family=family, backlog=2048)
+        listener = _tcp_listener(host, port)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
@@ -156,6 +155,28 @@ def _listen(host: str, port: int) -> socket.socket:
         file=sys.stderr,
         flush=True,
     )
+    return listener
+
+
+def _tcp_listener(host: str, port: int) -> socket.socket:
+    # asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket
+    # says IPPROTO_TCP; socket.create_server leaves the protocol at 0, which
+    # made every response wait ~40 ms for the client's delayed ACK.
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host,
+        port,
+        type=socket.SOCK_STREAM,
+        proto=socket.IPPROTO_TCP,
+        flags=socket.AI_PASSIVE,
+    )[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
     return listener
 
 

@@ -529,3 +529,31 @@ async def test_two_replicas_share_one_breaker_and_admit_one_probe(
     closed = 'multibridge_breaker_state{provider="shared",state="closed"}'
     assert await metric(a.url, closed) == 1.0
     assert await metric(b.url, closed) == 1.0
+
+
+async def test_every_accepted_connection_has_nagle_turned_off() -> None:
+    # asyncio sets TCP_NODELAY only when the listener says IPPROTO_TCP; without
+    # it each small response waited ~40 ms for the client's delayed ACK.
+    import asyncio
+    import socket
+
+    from mcp_bridge.server._service import _tcp_listener
+
+    listener = _tcp_listener("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        with anyio.fail_after(5):
+            assert await accepted == 1
+        writer.close()
+    finally:
+        server.close()
