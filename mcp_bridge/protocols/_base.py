@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx2
@@ -13,8 +13,9 @@ from mcp_bridge.config import ProviderConfig
 
 __all__ = ["AttemptTimeouts", "ChunkCallback", "ProtocolAdapter"]
 
-ChunkCallback = Callable[[int], None]
-"""Called as a stream grows, with the number of answer characters so far."""
+ChunkCallback = Callable[[int], Awaitable[None] | None]
+"""Called as a stream grows, with the number of answer characters so far; what
+it returns, when not None (a progress report), is awaited before reading on."""
 
 
 @dataclass(frozen=True)

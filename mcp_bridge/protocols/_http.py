@@ -327,7 +327,9 @@ class HTTPAdapter(ProtocolAdapter):
         body = await _read_all(chunks, clock, caller)
         answer = self.parse_body(_json_body(body, caller), caller)
         if on_chunk is not None and answer.text:
-            on_chunk(len(answer.text))
+            report = on_chunk(len(answer.text))
+            if report is not None:
+                await report
         return answer
 
     def _finish(
@@ -438,7 +440,9 @@ async def _read_stream(
                 clock.mark_active()
             if on_chunk is not None and parser.chars > reported:
                 reported = parser.chars
-                on_chunk(reported)
+                report = on_chunk(reported)
+                if report is not None:
+                    await report
     if limit.cancelled_caught:
         if not parser.complete:
             raise parser.caller.error(ProviderTimeout, clock.timeout_message())

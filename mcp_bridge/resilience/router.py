@@ -11,6 +11,7 @@ complete valid answer wins.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
@@ -88,17 +89,23 @@ class _Lane:
     provider: ProviderConfig
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     first_token: anyio.Event = field(default_factory=anyio.Event)
-    chunk: anyio.Event = field(default_factory=anyio.Event)
+    progress: ProgressFn | None = None
+    next_report: float = -math.inf
     chars: int = 0
     latency_ms: float = 0.0
     """How long the lane's last attempt took."""
     cancel_reason: str | None = None
     done: bool = False
 
-    def on_chunk(self, chars: int) -> None:
+    def on_chunk(self, chars: int) -> Awaitable[None] | None:
+        """Note the stream's growth; report it at most once a second."""
         self.chars = chars
         self.first_token.set()
-        self.chunk.set()
+        if self.progress is None or anyio.current_time() < self.next_report:
+            return None
+        self.next_report = anyio.current_time() + _PROGRESS_EVERY_S
+        message = f"receiving from {self.provider.name}: {chars} chars"
+        return _report(self.progress, message)
 
 
 @dataclass
@@ -349,13 +356,9 @@ class Router:
 
     async def _drive(self, call: _Call, lane: _Lane) -> _Win | None:
         """Serve one lane, reporting stream progress at most once a second."""
+        lane.progress = call.progress
         with lane.scope:
-            async with anyio.create_task_group() as tg:
-                if call.progress is not None:
-                    tg.start_soon(_report_stream, call, lane)
-                win = await self._serve_provider(call, lane)
-                tg.cancel_scope.cancel()
-                return win
+            return await self._serve_provider(call, lane)
         return None
 
     async def _serve_provider(self, call: _Call, lane: _Lane) -> _Win | None:
@@ -716,22 +719,16 @@ def _describe(attempt: Attempt) -> str:
 
 
 async def _emit(call: _Call, message: str) -> None:
+    if call.progress is not None:
+        await _report(call.progress, message)
+
+
+async def _report(progress: ProgressFn, message: str) -> None:
     """Send a progress event; a failing progress sink never fails the call."""
-    if call.progress is None:
-        return
     try:
-        await call.progress(message)
+        await progress(message)
     except Exception:
         logger.debug("progress callback failed", exc_info=True)
-
-
-async def _report_stream(call: _Call, lane: _Lane) -> None:
-    """Report how much of the answer has arrived, at most once a second."""
-    while True:
-        await lane.chunk.wait()
-        lane.chunk = anyio.Event()
-        await _emit(call, f"receiving from {lane.provider.name}: {lane.chars} chars")
-        await anyio.sleep(_PROGRESS_EVERY_S)
 
 
 async def _wait_any(*events: anyio.Event) -> None:

@@ -2,31 +2,41 @@
 
 Claude Code resets its idle watchdog on every progress notification, so a
 long upstream call must keep sending them; values strictly increase.
+
+One `Heartbeat` task serves the whole server: a call only joins its set of
+reporters while it runs, so a call that ends within the heartbeat period
+costs no task, timer or task group.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import anyio
 
-__all__ = ["Reporter", "with_progress"]
+__all__ = ["Heartbeat", "Reporter", "heartbeat"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 SendFn = Callable[[float, str], Awaitable[None]]
+
+_TICK_S = 1.0
+"""How often the heartbeat looks for calls that have been quiet too long."""
 
 
 class Reporter:
-    """Numbers events 1, 2, 3, ... and sends them in that order."""
+    """Numbers one call's events 1, 2, 3, ... and sends them in that order."""
 
-    def __init__(self, send: SendFn) -> None:
+    def __init__(self, send: SendFn, label: str) -> None:
         self._send = send
         self._count = 0
         self._lock = anyio.Lock()
+        self.label = label
+        self.started = self.last_sent = anyio.current_time()
+        self.closed = False
+        """Set when the call has ended: nothing more may follow its result."""
         self.last_message = ""
 
     @property
@@ -35,48 +45,60 @@ class Reporter:
         return self._count
 
     async def __call__(self, message: str) -> None:
-        # The lock keeps the numbering and the sending order the same when a
+        # The lock keeps the numbering and the sending order the same when the
         # heartbeat and a router event (or two hedged attempts) race.
         async with self._lock:
+            if self.closed:
+                return
             self._count += 1
             self.last_message = message
+            self.last_sent = anyio.current_time()
             try:
                 await self._send(self._count, message)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 logger.debug("progress not sent: the client has gone")
 
 
-async def with_progress(
-    send: SendFn,
-    call: Callable[[Reporter], Awaitable[T]],
-    *,
-    heartbeat_s: float,
-    label: str,
-) -> T:
-    """Run `call(reporter)` while a heartbeat reports every `heartbeat_s` seconds.
+class Heartbeat:
+    """Sends "still working" for every call quiet for `every_s` seconds."""
 
-    The call's own exception comes out as it is, not inside an exception group,
-    so that callers can map it to a tool error.
-    """
-    reporter = Reporter(send)
-    failure: Exception | None = None
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_heartbeat, reporter, heartbeat_s, label)
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._calls: set[Reporter] = set()
+
+    @contextmanager
+    def watch(self, send: SendFn, label: str) -> Iterator[Reporter]:
+        """A reporter for one call, kept alive by the heartbeat until the end."""
+        reporter = Reporter(send, label)
+        self._calls.add(reporter)
         try:
-            value = await call(reporter)
-        except Exception as exc:
-            failure = exc
+            yield reporter
+        finally:
+            reporter.closed = True
+            self._calls.discard(reporter)
+
+    async def run(self) -> None:
+        """Beat until cancelled; a slow client delays only its own beats."""
+        async with anyio.create_task_group() as tg:
+            while True:
+                await anyio.sleep(min(_TICK_S, self.every_s))
+                now = anyio.current_time()
+                for reporter in list(self._calls):
+                    if now - reporter.last_sent >= self.every_s:
+                        # Marked now, so a slow send is not doubled next tick.
+                        reporter.last_sent = now
+                        waited = now - reporter.started
+                        message = f"{reporter.label}: still working ({waited:.0f} s)"
+                        tg.start_soon(reporter, message)
+
+
+@asynccontextmanager
+async def heartbeat(every_s: float) -> AsyncIterator[Heartbeat]:
+    """Run a `Heartbeat` for the duration of the block (the server's lifespan)."""
+    beat = Heartbeat(every_s)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(beat.run)
+        try:
+            yield beat
         finally:
             tg.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    return value
-
-
-async def _heartbeat(reporter: Reporter, every_s: float, label: str) -> None:
-    started = anyio.current_time()
-    await reporter(f"{label}: started")
-    while True:
-        await anyio.sleep(every_s)
-        waited = anyio.current_time() - started
-        await reporter(f"{label}: still working ({waited:.0f} s)")

@@ -23,7 +23,7 @@ from mcp_bridge.canonical import Message
 from mcp_bridge.config import BridgeConfig
 from mcp_bridge.errors import AllAttemptsFailed, ConfigError, InputError
 from mcp_bridge.server._bound import bound_result
-from mcp_bridge.server._progress import Reporter, with_progress
+from mcp_bridge.server._progress import Heartbeat, Reporter, heartbeat
 from mcp_bridge.server._render import render_complete, render_plan, render_verify
 from mcp_bridge.verbs import (
     CompleteArgs,
@@ -65,6 +65,7 @@ class _State:
     """What the lifespan opens and every request shares."""
 
     router: ServedRouter | None = None
+    heartbeat: Heartbeat | None = None
 
 
 def _default_factory(config: BridgeConfig) -> AbstractAsyncContextManager[ServedRouter]:
@@ -85,12 +86,12 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[_State]) -> AsyncIterator[_State]:
-        async with factory(config) as router:
-            state.router = router
+        async with factory(config) as router, heartbeat(heartbeat_s) as beat:
+            state.router, state.heartbeat = router, beat
             try:
                 yield state
             finally:
-                state.router = None
+                state.router = state.heartbeat = None
 
     server: MCPServer[_State] = MCPServer(
         name="multibridge",
@@ -99,7 +100,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
     )
-    _Tools(config, state, heartbeat_s).register(server)
+    _Tools(config, state).register(server)
     _register_resources(server, state)
     return server
 
@@ -121,10 +122,9 @@ _ANNOTATIONS = {
 class _Tools:
     """The three tools, bound to the configuration and the shared state."""
 
-    def __init__(self, config: BridgeConfig, state: _State, heartbeat_s: float):
+    def __init__(self, config: BridgeConfig, state: _State):
         self.config = config
         self.state = state
-        self.heartbeat_s = heartbeat_s
 
     def register(self, server: MCPServer[_State]) -> None:
         # plan stores what it writes; the other two change nothing locally.
@@ -297,29 +297,25 @@ class _Tools:
         call: Callable[[ServedRouter, Reporter], Awaitable[R]],
     ) -> R:
         """Run one verb with progress, mapping every expected error to a ToolError."""
-        router = self._router()
+        router, beat = self._router()
 
         async def send(value: float, message: str) -> None:
             await ctx.report_progress(value, message=message)
 
         try:
-            return await with_progress(
-                send,
-                lambda reporter: call(router, reporter),
-                heartbeat_s=self.heartbeat_s,
-                label=label,
-            )
+            with beat.watch(send, label) as reporter:
+                return await call(router, reporter)
         except (InputError, ConfigError) as exc:
             raise ToolError(str(exc)) from exc
         except AllAttemptsFailed as exc:
             raise ToolError(_failure_message(exc)) from exc
 
-    def _router(self) -> ServedRouter:
+    def _router(self) -> tuple[ServedRouter, Heartbeat]:
         if not any(p.enabled for p in self.config.providers):
             raise ToolError(NO_PROVIDER)
-        if self.state.router is None:
+        if self.state.router is None or self.state.heartbeat is None:
             raise ToolError("the bridge is not started yet; retry in a moment")
-        return self.state.router
+        return self.state.router, self.state.heartbeat
 
     def _reply(self, result: R, render: Callable[[R], str]) -> CallToolResult:
         try:
