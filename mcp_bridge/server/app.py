@@ -25,6 +25,7 @@ from mcp_bridge.errors import AllAttemptsFailed, ConfigError, InputError
 from mcp_bridge.server._bound import bound_result
 from mcp_bridge.server._progress import Heartbeat, Reporter, heartbeat
 from mcp_bridge.server._render import render_complete, render_plan, render_verify
+from mcp_bridge.server._schema import lean
 from mcp_bridge.verbs import (
     CompleteArgs,
     CompleteResult,
@@ -143,6 +144,7 @@ class _Tools:
                 description=description,
                 annotations=annotations,
             )
+            _publish_lean_schemas(server, fn.__name__)
 
     async def complete(
         self,
@@ -326,6 +328,18 @@ class _Tools:
             content=[TextContent(type="text", text=render(bounded))],
             structured_content=bounded.model_dump(mode="json"),
         )
+
+
+def _publish_lean_schemas(server: MCPServer[_State], name: str) -> None:
+    # The SDK reads both fields live (the output schema is cached on first
+    # use, so this runs before any listing); see _schema for why.
+    tool = server._tool_manager.get_tool(name)
+    if tool is None:
+        raise RuntimeError(f"tool {name} was not registered")
+    tool.parameters = lean(tool.parameters)
+    metadata = tool.fn_metadata
+    if metadata.output_schema is not None:
+        metadata.output_schema = lean(metadata.output_schema)
 
 
 def _failure_message(exc: AllAttemptsFailed) -> str:
