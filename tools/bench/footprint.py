@@ -33,11 +33,12 @@ METHOD = """\
 Start-up: the wall time from spawning `python -m mcp_bridge --config FILE
 serve` (or `python -m tools.bench.floor`, a minimal MCPServer with one tool)
 to reading its answer to an `initialize` request written to its stdin at
-once; median of several spawns. Idle RSS is read from /proc right after that
-answer. RSS under load is the peak (VmHWM) of a `serve --http` process while
-500 callers send `complete` calls for a few seconds (upstream latency
-{latency:.0f} ms). Imports: `python -X importtime` of the same serve command;
-the top-level modules with the largest cumulative import time."""
+once; median of several spawns, alternating between the two. Idle RSS is
+read from /proc right after that answer. RSS under load is the peak (VmHWM)
+of a `serve --http` process while 500 callers send `complete` calls for a
+few seconds (upstream latency {latency:.0f} ms). Imports: `python -X
+importtime` of the same serve command; the top-level modules with the
+largest cumulative import time."""
 
 
 def start_to_initialize(argv: list[str]) -> tuple[float, float]:
@@ -104,14 +105,20 @@ async def _rss_under_load(bench: Bench, config: str, seconds: float) -> float:
 async def run(bench: Bench, *, quick: bool) -> list[Section]:
     """Start-up against the floor, memory idle and under load, import costs."""
     started = time.perf_counter()
-    spawns = 3 if quick else 7
+    spawns = 3 if quick else 11
     config = str(
         bench.write_config(bench.config_data([bench.provider("primary", fast=False)]))
     )
     rows: list[dict[str, Any]] = []
     medians: dict[str, float] = {}
-    for label, argv in (("floor", FLOOR_ARGV), ("bridge", bridge_argv(config))):
-        runs = [start_to_initialize(argv) for _ in range(spawns)]
+    servers = (("floor", FLOOR_ARGV), ("bridge", bridge_argv(config)))
+    # Alternating spawns: a drift in the machine's load hits both sides alike.
+    spawned: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in servers}
+    for _ in range(spawns):
+        for label, argv in servers:
+            spawned[label].append(start_to_initialize(argv))
+    for label, _ in servers:
+        runs = spawned[label]
         medians[label] = statistics.median(r[0] for r in runs) * 1000.0
         rows.append(
             {
