@@ -2,13 +2,20 @@
 
 httpcore inspects every pooled connection, with system calls, each time it
 hands one out, so one pool of N connections costs O(N) per request. At
-hundreds of concurrent calls that dominated the bridge's CPU; requests taking
-turns over a few smaller pools keep the cost flat.
+hundreds of concurrent calls that dominated the bridge's CPU; spreading
+requests over a few smaller pools keeps the cost flat.
+
+A request goes to the pool numbered by how many requests to the same origin
+are open at that moment. Sequential calls (one agent session) therefore all
+use the first pool and its warm connection, where taking turns would have
+opened, and TLS-handshaked, a connection in every pool; concurrency spreads
+over the pools as it grows.
 """
 
 from __future__ import annotations
 
-import itertools
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 
 import httpx2
@@ -26,7 +33,7 @@ reconnect for most requests and fail on pool timeouts."""
 
 
 class ShardedTransport(httpx2.AsyncBaseTransport):
-    """Hands each request to the next of several connection pools in turn."""
+    """Hands each request to one of several pools by its origin's open count."""
 
     def __init__(self, shards: int = POOL_SHARDS) -> None:
         context = tls_context()
@@ -34,10 +41,28 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
             httpx2.AsyncHTTPTransport(verify=context, limits=_LIMITS)
             for _ in range(shards)
         ]
-        self._turns = itertools.cycle(self._pools)
+        self._open: Counter[tuple[bytes, bytes, int | None]] = Counter()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        return await next(self._turns).handle_async_request(request)
+        url = request.url
+        origin = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools[self._open[origin] % len(self._pools)]
+        self._open[origin] += 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._done(origin)
+            raise
+        if isinstance(response.stream, httpx2.AsyncByteStream):
+            response.stream = _Counted(response.stream, lambda: self._done(origin))
+        else:
+            self._done(origin)
+        return response
+
+    def _done(self, origin: tuple[bytes, bytes, int | None]) -> None:
+        self._open[origin] -= 1
+        if self._open[origin] <= 0:
+            del self._open[origin]
 
     async def __aexit__(
         self,
@@ -50,6 +75,28 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+
+
+class _Counted(httpx2.AsyncByteStream):
+    """A response body that reports its end (closed or not) exactly once."""
+
+    def __init__(
+        self, stream: httpx2.AsyncByteStream, done: Callable[[], None]
+    ) -> None:
+        self._stream = stream
+        self._done: Callable[[], None] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
 
 
 def upstream_client(
