@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx2
 
-from tools.bench._clients import TRANSPORTS, open_session, timed, tool_call
+from tools.bench._clients import TRANSPORTS, Call, open_session, timed, tool_call
 from tools.bench._env import Bench
 from tools.bench._report import Section, Target
 from tools.bench._stats import summary
@@ -18,7 +20,9 @@ PROMPT = {"prompt": "Say hi in five words.", "max_tokens": 32}
 STDIO_TARGET_MS = 1.0
 
 METHOD = """\
-Each row times sequential calls (after a warm-up) from one client session.
+Each row times sequential calls (after a warm-up) from one client session;
+per transport the floor, the bridge (and, once, the direct call) are timed in
+turns, one call each, so that machine drift affects them alike.
 `bridge` is the `complete` tool with one OpenAI-protocol provider on the fake
 provider (zero think time, streamed answer); `floor` is a no-op tool on a
 minimal MCPServer over the same transport (in-memory `mcp.Client(server)`, a
@@ -47,8 +51,9 @@ def _sent_request(bench: Bench) -> dict[str, Any]:
     return dict(log[-1])
 
 
-async def direct_call(bench: Bench, samples: int, warmup: int) -> list[float]:
-    """The bridge's last upstream request, replayed with httpx2 (ms per call)."""
+@asynccontextmanager
+async def direct_call(bench: Bench) -> AsyncIterator[Call]:
+    """The bridge's last upstream request, replayed with httpx2."""
     sent = _sent_request(bench)
     url = bench.fake.url + sent["path"]
     headers = {k: v for k, v in sent["headers"].items() if k.lower() in _KEEP}
@@ -62,10 +67,24 @@ async def direct_call(bench: Bench, samples: int, warmup: int) -> list[float]:
                 async for _ in r.aiter_bytes():
                     pass
 
-        return await timed(call, samples, warmup)
+        yield call
 
 
 _KEEP = {"authorization", "content-type", "accept"}
+
+
+async def alternating(
+    calls: list[Call], samples: int, warmup: int
+) -> list[list[float]]:
+    """Latencies (ms) of each call, taken in turns so that a drift in the
+    machine's load affects every path alike."""
+    for call in calls:
+        await timed(call, warmup, 0)
+    out: list[list[float]] = [[] for _ in calls]
+    for _ in range(samples):
+        for call, latencies in zip(calls, out, strict=True):
+            latencies += await timed(call, 1, 0)
+    return out
 
 
 async def run(bench: Bench, *, quick: bool) -> Section:
@@ -76,16 +95,23 @@ async def run(bench: Bench, *, quick: bool) -> Section:
     rows: list[dict[str, Any]] = []
     direct: dict[str, float] = {}
     for transport in TRANSPORTS:
-        for label, data, tool, args in (
-            ("floor", None, "noop", {"prompt": PROMPT["prompt"]}),
-            ("bridge", bridge_data(bench), "complete", PROMPT),
+        async with (
+            open_session(bench, None, transport) as floor,
+            open_session(bench, bridge_data(bench), transport) as bridge,
         ):
-            async with open_session(bench, data, transport) as client:
-                lat = await timed(tool_call(client, tool, args), samples, warmup)
+            calls = [
+                tool_call(floor, "noop", {"prompt": PROMPT["prompt"]}),
+                tool_call(bridge, "complete", PROMPT),
+            ]
+            await calls[1]()  # The direct call replays this request.
+            async with AsyncExitStack() as stack:
+                if not direct:
+                    calls.append(await stack.enter_async_context(direct_call(bench)))
+                measured = await alternating(calls, samples, warmup)
+        for label, lat in zip(("floor", "bridge"), measured, strict=False):
             rows.append({"transport": transport, "path": label, **summary(lat)})
         if not direct:
-            lat = await direct_call(bench, samples, warmup)
-            direct = summary(lat)
+            direct = summary(measured[2])
     rows.insert(0, {"transport": "-", "path": "direct httpx2", **direct})
     section = Section(
         key="overhead",
