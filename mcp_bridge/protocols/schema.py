@@ -29,6 +29,7 @@ __all__ = [
     "for_gemini",
     "for_openai",
     "inline_refs",
+    "is_schema_slot",
     "drop_optional_nulls",
     "needs_wrapping",
     "unwrap",
@@ -121,14 +122,14 @@ def _inline(node: Any, root: Schema, depth: int) -> Any:
         siblings = {k: v for k, v in node.items() if k != "$ref"}
         return _inline({**target, **siblings}, root, depth + 1)
     return {
-        key: _inline(value, root, depth) if _is_schema_slot(key) else value
+        key: _inline(value, root, depth) if is_schema_slot(key) else value
         for key, value in node.items()
         if key not in ("$defs", "definitions")
     }
 
 
-def _is_schema_slot(key: str) -> bool:
-    # enum/const/default/examples hold data, never schemas with $ref in them.
+def is_schema_slot(key: str) -> bool:
+    """False for keywords whose values are data (enum, const, ...), never schemas."""
     return key not in ("enum", "const", "default", "examples", "required")
 
 

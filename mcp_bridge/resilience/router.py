@@ -101,9 +101,10 @@ class _Lane:
         """Note the stream's growth; report it at most once a second."""
         self.chars = chars
         self.first_token.set()
-        if self.progress is None or anyio.current_time() < self.next_report:
+        now = anyio.current_time()
+        if self.progress is None or now < self.next_report:
             return None
-        self.next_report = anyio.current_time() + _PROGRESS_EVERY_S
+        self.next_report = now + _PROGRESS_EVERY_S
         message = f"receiving from {self.provider.name}: {chars} chars"
         return _report(self.progress, message)
 

@@ -37,12 +37,6 @@ class Reporter:
         self.started = self.last_sent = anyio.current_time()
         self.closed = False
         """Set when the call has ended: nothing more may follow its result."""
-        self.last_message = ""
-
-    @property
-    def count(self) -> int:
-        """How many notifications were sent."""
-        return self._count
 
     async def __call__(self, message: str) -> None:
         # The lock keeps the numbering and the sending order the same when the
@@ -51,7 +45,6 @@ class Reporter:
             if self.closed:
                 return
             self._count += 1
-            self.last_message = message
             self.last_sent = anyio.current_time()
             try:
                 await self._send(self._count, message)

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_bridge.protocols.schema import inline_refs
+from mcp_bridge.protocols.schema import inline_refs, is_schema_slot
 
 __all__ = ["lean"]
 
 Schema = dict[str, Any]
-
-_DATA = frozenset({"default", "enum", "const", "examples"})
-"""Keywords whose values are data, never schemas."""
 
 
 def lean(schema: Schema) -> Schema:
@@ -36,7 +33,7 @@ def _lean(node: Any, *, in_properties: bool) -> Any:
         return node
     out: Schema = {}
     for key, value in node.items():
-        if in_properties or key not in _DATA:
+        if in_properties or is_schema_slot(key):
             if key == "title" and not in_properties:
                 continue  # A property may be called "title"; a schema's title is noise.
             value = _lean(value, in_properties=key == "properties")
