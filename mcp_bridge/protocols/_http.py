@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT = 64_000
 _CLOSE_GRACE_S = 1.0
+_DRAIN_S = 0.05
+_DRAIN_BYTES = 64 * 1024
+_STALL_SLACK_S = 0.25
 USER_AGENT = f"multibridge-mcp/{__version__}"
 
 
@@ -141,15 +144,25 @@ class _Clock:
         self.started = anyio.current_time()
         self.first_token_at = self.started + timeouts.first_token_s
         self.ttft: float | None = None
+        # Moving a deadline re-arms a timer; with this slack a stream re-arms
+        # it a few times a second instead of once per chunk, and the stall
+        # still never fires early (at most `slack` late).
+        self.slack = min(timeouts.stall_s / 20, _STALL_SLACK_S)
 
-    def mark_active(self) -> None:
+    def mark_active(self, now: float) -> None:
         if self.ttft is None:
-            self.ttft = anyio.current_time() - self.started
+            self.ttft = now - self.started
 
     def wait(self) -> float:
+        now = anyio.current_time()
+        return max(0.0, self.deadline(0.0, now) - now)
+
+    def deadline(self, current: float, now: float) -> float:
+        """The deadline for the next read, given the one now set (`current`)."""
         if self.ttft is None:
-            return max(0.0, self.first_token_at - anyio.current_time())
-        return self.timeouts.stall_s
+            return self.first_token_at
+        due = now + self.timeouts.stall_s
+        return current if current >= due else due + self.slack
 
     def timeout_message(self) -> str:
         if self.ttft is None:
@@ -316,7 +329,7 @@ class HTTPAdapter(ProtocolAdapter):
         on_chunk: ChunkCallback | None,
         caller: Caller,
     ) -> Answer:
-        chunks = response.aiter_bytes()
+        chunks = _body(response)
         if response.status_code >= 300:
             body = await _read_all(chunks, clock, caller, limit=_ERROR_BODY_LIMIT)
             text = body.decode("utf-8", errors="replace")
@@ -388,10 +401,6 @@ def _with_overrides(
     )
 
 
-_DRAIN_S = 0.05
-_DRAIN_BYTES = 64 * 1024
-
-
 def _http_timeout(connect_s: float) -> httpx2.Timeout:
     # Reads are bounded by our own first-token and stall deadlines instead.
     return httpx2.Timeout(None, connect=connect_s, pool=connect_s)
@@ -402,6 +411,14 @@ async def _close(response: httpx2.Response) -> None:
     with anyio.CancelScope(shield=True) as scope:
         scope.deadline = anyio.current_time() + _CLOSE_GRACE_S
         await response.aclose()
+
+
+def _body(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The body's bytes, decoded only when compressed (a layer less per chunk)."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity") and not response.is_stream_consumed:
+        return response.aiter_raw()
+    return response.aiter_bytes()
 
 
 def _is_json(response: httpx2.Response) -> bool:
@@ -424,45 +441,53 @@ async def _read_stream(
 ) -> Answer:
     decoder = SSEDecoder()
     reported = 0
-    chunk: bytes | None = b""
-    # One scope whose deadline moves with each chunk: a fresh fail_after per
-    # chunk costs more than the parsing it guards.
+    trailing = 0
+    # One scope for the whole stream; its deadline moves as data arrives (a
+    # fresh scope per chunk costs more than the parsing it guards).
     with anyio.CancelScope() as limit:
-        while not parser.ended and chunk is not None:
-            limit.deadline = anyio.current_time() + clock.wait()
-            chunk = await _next_chunk(chunks)
-            events = decoder.close() if chunk is None else decoder.feed(chunk)
-            for event in events:
+        limit.deadline = clock.deadline(0.0, anyio.current_time())
+        while (chunk := await _next_chunk(chunks)) is not None:
+            if parser.ended:
+                # Read the little that follows the last event (the chunked
+                # terminator, usually buffered already): a response closed
+                # before its end loses its connection, and reconnecting costs
+                # milliseconds on the next call.
+                trailing += len(chunk)
+                if trailing > _DRAIN_BYTES:
+                    break
+                continue
+            for event in decoder.feed(chunk):
                 parser.feed(event)
                 if parser.ended:
                     break
+            now = anyio.current_time()
             if parser.active:
-                clock.mark_active()
+                clock.mark_active(now)
+            if parser.ended:
+                _move(limit, min(limit.deadline, now + _DRAIN_S))
+            else:
+                _move(limit, clock.deadline(limit.deadline, now))
             if on_chunk is not None and parser.chars > reported:
                 reported = parser.chars
                 report = on_chunk(reported)
                 if report is not None:
                     await report
-    if limit.cancelled_caught:
-        if not parser.complete:
-            raise parser.caller.error(ProviderTimeout, clock.timeout_message())
-        return parser.result()  # The answer is whole; only trailing usage was late.
-    if chunk is not None:
-        await _drain(chunks)
+        else:
+            for event in decoder.close():
+                if not parser.ended:
+                    parser.feed(event)
+            if parser.active:
+                clock.mark_active(anyio.current_time())
+    if limit.cancelled_caught and not parser.ended and not parser.complete:
+        raise parser.caller.error(ProviderTimeout, clock.timeout_message())
+    # A complete answer whose trailing usage chunk was late still stands.
     return parser.result()
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    """Read the little that follows a stream's last event (the chunked-encoding
-    terminator, usually already buffered): a response closed before its end
-    loses its connection, and a new TCP connection per call costs milliseconds.
-    """
-    left = _DRAIN_BYTES
-    with anyio.move_on_after(_DRAIN_S):
-        async for chunk in chunks:
-            left -= len(chunk)
-            if left <= 0:
-                break
+def _move(scope: anyio.CancelScope, deadline: float) -> None:
+    # Setting a deadline re-arms the scope's timer even when it is unchanged.
+    if deadline != scope.deadline:
+        scope.deadline = deadline
 
 
 async def _read_all(
@@ -472,15 +497,17 @@ async def _read_all(
     limit: int | None = None,
 ) -> bytes:
     body = bytearray()
-    with anyio.CancelScope() as deadline:
+    with anyio.CancelScope() as scope:
+        scope.deadline = clock.deadline(0.0, anyio.current_time())
         while limit is None or len(body) < limit:
-            deadline.deadline = anyio.current_time() + clock.wait()
             chunk = await _next_chunk(chunks)
             if chunk is None:
                 break
             body += chunk
-            clock.mark_active()
-    if deadline.cancelled_caught:
+            now = anyio.current_time()
+            clock.mark_active(now)
+            _move(scope, clock.deadline(scope.deadline, now))
+    if scope.cancelled_caught:
         raise caller.error(ProviderTimeout, clock.timeout_message())
     return bytes(body)
 

@@ -86,9 +86,9 @@ class _Counted(httpx2.AsyncByteStream):
         self._stream = stream
         self._done: Callable[[], None] | None = done
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._stream:
-            yield part
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The inner iterator itself: a generator here would add a layer per chunk.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         try:

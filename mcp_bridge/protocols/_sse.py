@@ -33,48 +33,50 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode `chunk` and return the events it completed."""
-        self._pending += self._text.decode(chunk)
-        return self._drain(final=False)
+        text = self._pending + self._text.decode(chunk)
+        events: list[SSEEvent] = []
+        if "\r" in text:
+            self._pending = text
+            self._drain(events, final=False)
+            return events
+        # The common case, LF only: one split instead of a search per line.
+        *lines, self._pending = text.split("\n")
+        for line in lines:
+            self._line(line, events)
+        return events
 
     def close(self) -> list[SSEEvent]:
         """Flush the end of the stream, dispatching an unterminated last event."""
         self._pending += self._text.decode(b"", final=True)
-        events = self._drain(final=True)
+        events: list[SSEEvent] = []
+        self._drain(events, final=True)
         if self._pending:
-            events.extend(self._line(self._pending))
+            self._line(self._pending, events)
             self._pending = ""
-        events.extend(self._line(""))
+        self._line("", events)
         return events
 
-    def _drain(self, *, final: bool) -> list[SSEEvent]:
-        events: list[SSEEvent] = []
-        while True:
-            cut = _line_end(self._pending, final=final)
-            if cut is None:
-                return events
+    def _drain(self, events: list[SSEEvent], *, final: bool) -> None:
+        while (cut := _line_end(self._pending, final=final)) is not None:
             end, width = cut
             line, self._pending = self._pending[:end], self._pending[end + width :]
-            events.extend(self._line(line))
+            self._line(line, events)
 
-    def _line(self, line: str) -> list[SSEEvent]:
+    def _line(self, line: str, events: list[SSEEvent]) -> None:
         if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            return []
+            if self._data or self._event:
+                events.append(SSEEvent(self._event or "message", "\n".join(self._data)))
+                self._event, self._data = "", []
+            return
+        if line[0] == ":":
+            return
         name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            self._event = value
-        elif name == "data":
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
             self._data.append(value)
-        return []
-
-    def _dispatch(self) -> list[SSEEvent]:
-        if not self._data and not self._event:
-            return []
-        event = SSEEvent(self._event or "message", "\n".join(self._data))
-        self._event, self._data = "", []
-        return [event]
+        elif name == "event":
+            self._event = value
 
 
 def _line_end(text: str, *, final: bool) -> tuple[int, int] | None:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
@@ -100,10 +100,24 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
+        # MCPServer configures the root logger when nobody has; left at its
+        # INFO default, an embedding program would log two lines per call.
+        log_level=_root_level(),
     )
     _Tools(config, state).register(server)
     _register_resources(server, state)
     return server
+
+
+def _root_level() -> Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]:
+    level = logging.getLogger().getEffectiveLevel()
+    if level <= logging.DEBUG:
+        return "DEBUG"
+    if level <= logging.INFO:
+        return "INFO"
+    if level <= logging.WARNING:
+        return "WARNING"
+    return "ERROR" if level <= logging.ERROR else "CRITICAL"
 
 
 INSTRUCTIONS = """\

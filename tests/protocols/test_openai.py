@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -491,3 +492,25 @@ async def test_a_server_refusing_streamed_structured_output_gets_whole_requests(
 
     assert first.data == second.data == {"city": "Oslo"}
     assert [body.get("stream", False) for body in server.bodies] == [True, False, False]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_gzip_compressed_answer_is_decoded(stream: bool) -> None:
+    # Uncompressed bodies are read raw (a layer less per chunk); compressed
+    # ones must still go through the decoder.
+    if stream:
+        body, kind = HELLO_STREAM, "text/event-stream"
+    else:
+        whole = {
+            "model": "gpt-test-2025",
+            "choices": [{"index": 0, "message": {"content": "Hello!"}}],
+        }
+        body, kind = json.dumps(whole).encode(), "application/json"
+    headers = {"content-type": kind, "content-encoding": "gzip"}
+    packed = gzip.compress(body)
+    upstream = Upstream(body=[packed[:7], packed[7:]], headers=headers)
+    config = provider("openai", stream=stream)
+
+    response = await upstream.adapter(config).send(ask(), TIMEOUTS)
+
+    assert response.text == "Hello!"
