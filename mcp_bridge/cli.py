@@ -218,16 +218,18 @@ def _load(args: argparse.Namespace) -> BridgeConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from mcp_bridge.protocols._tls import prepare_tls_context
-
-    # Certificates load in a thread while the MCP SDK imports (start-up time).
-    prepare_tls_context()
     config = _load(args)
     if not config.providers:
         logger.warning("%s; tools will report this until it is fixed", _NO_PROVIDER_FIX)
     from mcp_bridge.server import run_http, run_stdio
 
     if getattr(args, "http", False):
+        from mcp_bridge.protocols import prepare_tls_context
+
+        # A service starts once: certificates load in a thread while the
+        # server starts. Over stdio, where start-up delays every agent
+        # session, they load with the first upstream request instead.
+        prepare_tls_context()
         host = args.host or config.http.host
         port = config.http.port if args.port is None else args.port
         run_http(config, host, port)

@@ -14,6 +14,7 @@ over the pools as it grows.
 
 from __future__ import annotations
 
+import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -33,17 +34,33 @@ reconnect for most requests and fail on pool timeouts."""
 
 
 class ShardedTransport(httpx2.AsyncBaseTransport):
-    """Hands each request to one of several pools by its origin's open count."""
+    """Hands each request to one of several pools by its origin's open count.
 
-    def __init__(self, shards: int = POOL_SHARDS) -> None:
-        context = tls_context()
-        self._pools = [
-            httpx2.AsyncHTTPTransport(verify=context, limits=_LIMITS)
-            for _ in range(shards)
-        ]
+    The pools are built by the first request (or `warm`): loading the HTTP/1.1
+    stack and the trusted certificates takes about 0.1 s, which a stdio server
+    would otherwise add to every agent session's start-up. With `tls` false
+    (no provider uses https) no certificates are loaded at all: the pools get
+    a context that trusts nothing, so an https URL could only fail.
+    """
+
+    def __init__(self, shards: int = POOL_SHARDS, *, tls: bool = True) -> None:
+        self._shards = shards
+        self._tls = tls
+        self._pools: list[httpx2.AsyncHTTPTransport] = []
         self._open: Counter[tuple[bytes, bytes, int | None]] = Counter()
 
+    def warm(self) -> None:
+        """Build the pools now (idempotent)."""
+        if self._pools:
+            return
+        context = tls_context() if self._tls else _trusts_nothing()
+        self._pools = [
+            httpx2.AsyncHTTPTransport(verify=context, limits=_LIMITS)
+            for _ in range(self._shards)
+        ]
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.warm()
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port)
         pool = self._pools[self._open[origin] % len(self._pools)]
@@ -100,7 +117,17 @@ class _Counted(httpx2.AsyncByteStream):
 
 
 def upstream_client(
-    transport: httpx2.AsyncBaseTransport | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None, *, tls: bool = True
 ) -> httpx2.AsyncClient:
-    """The client every adapter shares (`transport` replaces the pools in tests)."""
-    return httpx2.AsyncClient(transport=transport or ShardedTransport())
+    """The client every adapter shares (`transport` replaces the pools in tests).
+
+    `tls` false skips loading trusted certificates (about 3 MB) for
+    configurations whose providers all use plain http, such as a local Ollama.
+    """
+    return httpx2.AsyncClient(transport=transport or ShardedTransport(tls=tls))
+
+
+def _trusts_nothing() -> ssl.SSLContext:
+    # Verification stays on (the default for a client context) with no CA
+    # loaded: a plain-http configuration can never talk TLS by accident.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

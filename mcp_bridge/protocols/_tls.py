@@ -1,9 +1,9 @@
-"""The TLS context for provider connections, built off the start-up path.
+"""The TLS context for provider connections, built once and off the start-up path.
 
-Loading the trusted certificates takes about 50 ms. A stdio server starts once
-per agent session, so the CLI starts building the context in a thread while
-the MCP SDK imports, and the router picks it up when it opens.
-"""
+Loading the trusted certificates takes about 50 ms. The HTTP service starts
+building the context in a thread while the server starts; a stdio server
+builds it with its first upstream request (see `_pool.ShardedTransport`), so
+that no agent session waits for it at start-up."""
 
 from __future__ import annotations
 

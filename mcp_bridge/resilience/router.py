@@ -638,7 +638,8 @@ async def open_router(
             store = await stack.enter_async_context(
                 open_store(config.state, clock=clock.time)
             )
-        client = await stack.enter_async_context(upstream_client(transport))
+        tls = any(_uses_tls(p) for p in config.providers)
+        client = await stack.enter_async_context(upstream_client(transport, tls=tls))
         router = Router(config, store=store, client=client, clock=clock)
         try:
             yield router
@@ -646,6 +647,10 @@ async def open_router(
             with anyio.CancelScope(shield=True):
                 await router.health.persist()
                 await store.flush()
+
+
+def _uses_tls(provider: ProviderConfig) -> bool:
+    return provider.base_url.strip().lower().startswith("https:")
 
 
 def _probe_timeout(provider: ProviderConfig, timeout_s: float) -> ProviderError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
+from mcp_bridge.protocols import _pool
 from mcp_bridge.protocols._pool import upstream_client
 
 
@@ -81,3 +83,26 @@ async def test_concurrent_requests_spread_and_their_connections_are_reused(
             assert (await client.get(url)).text == "ok"
 
     assert server.connections == 4
+
+
+@pytest.mark.parametrize("tls", [True, False])
+async def test_certificates_load_at_the_first_request_and_only_when_needed(
+    server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch, tls: bool
+) -> None:
+    # Start-up never waits for the trust store; a plain-http configuration
+    # (a local Ollama) never loads it at all.
+    built: list[int] = []
+    real = _pool.tls_context
+
+    def counted() -> ssl.SSLContext:
+        built.append(1)
+        return real()
+
+    monkeypatch.setattr(_pool, "tls_context", counted)
+    async with upstream_client(tls=tls) as client:
+        assert built == []
+        for _ in range(2):
+            response = await client.get(f"http://127.0.0.1:{server.port}/v1/models")
+            assert response.text == "ok"
+
+    assert built == ([1] if tls else [])
