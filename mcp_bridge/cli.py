@@ -224,12 +224,13 @@ def _serve(args: argparse.Namespace) -> int:
     from mcp_bridge.server import run_http, run_stdio
 
     if getattr(args, "http", False):
-        from mcp_bridge.protocols import prepare_tls_context
+        from mcp_bridge.protocols import needs_tls, prepare_tls_context
 
         # A service starts once: certificates load in a thread while the
         # server starts. Over stdio, where start-up delays every agent
         # session, they load with the first upstream request instead.
-        prepare_tls_context()
+        if needs_tls(p.base_url for p in config.providers):
+            prepare_tls_context()
         host = args.host or config.http.host
         port = config.http.port if args.port is None else args.port
         run_http(config, host, port)

@@ -7,13 +7,14 @@ import httpx2
 from mcp_bridge.config import ProviderConfig
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
 from mcp_bridge.protocols._pool import upstream_client
-from mcp_bridge.protocols._tls import prepare_tls_context, tls_context
+from mcp_bridge.protocols._tls import needs_tls, prepare_tls_context, tls_context
 
 __all__ = [
     "AttemptTimeouts",
     "ChunkCallback",
     "ProtocolAdapter",
     "adapter_for",
+    "needs_tls",
     "prepare_tls_context",
     "tls_context",
     "upstream_client",

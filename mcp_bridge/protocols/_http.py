@@ -153,10 +153,6 @@ class _Clock:
         if self.ttft is None:
             self.ttft = now - self.started
 
-    def wait(self) -> float:
-        now = anyio.current_time()
-        return max(0.0, self.deadline(0.0, now) - now)
-
     def deadline(self, current: float, now: float) -> float:
         """The deadline for the next read, given the one now set (`current`)."""
         if self.ttft is None:
@@ -315,11 +311,9 @@ class HTTPAdapter(ProtocolAdapter):
     async def _open(
         self, http_request: httpx2.Request, clock: _Clock, caller: Caller
     ) -> httpx2.Response:
-        try:
-            with anyio.fail_after(clock.wait()):
-                return await self.client.send(http_request, stream=True)
-        except TimeoutError as exc:
-            raise caller.error(ProviderTimeout, clock.timeout_message()) from exc
+        with anyio.CancelScope(deadline=clock.deadline(0.0, anyio.current_time())):
+            return await self.client.send(http_request, stream=True)
+        raise caller.error(ProviderTimeout, clock.timeout_message())
 
     async def _read(
         self,

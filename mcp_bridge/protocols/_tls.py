@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Iterable
 
 import httpx2
 
-__all__ = ["prepare_tls_context", "tls_context"]
+__all__ = ["needs_tls", "prepare_tls_context", "tls_context"]
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _context: ssl.SSLContext | None = None
+
+
+def needs_tls(base_urls: Iterable[str]) -> bool:
+    """Whether any of these provider URLs is https (else no certificates load)."""
+    return any(url.strip().lower().startswith("https:") for url in base_urls)
 
 
 def prepare_tls_context() -> None:

@@ -35,6 +35,7 @@ from mcp_bridge.protocols import (
     AttemptTimeouts,
     ProtocolAdapter,
     adapter_for,
+    needs_tls,
     upstream_client,
 )
 from mcp_bridge.resilience.clock import Clock, SystemClock
@@ -164,7 +165,8 @@ class Router:
         )
         self._calls += 1
         try:
-            with anyio.move_on_after(total):
+            # A bare scope: move_on_after would add a generator per call.
+            with anyio.CancelScope(deadline=call.deadline):
                 win = await self._serve(call)
                 if win is not None:
                     return self._result(call, win)
@@ -638,7 +640,7 @@ async def open_router(
             store = await stack.enter_async_context(
                 open_store(config.state, clock=clock.time)
             )
-        tls = any(_uses_tls(p) for p in config.providers)
+        tls = needs_tls(p.base_url for p in config.providers)
         client = await stack.enter_async_context(upstream_client(transport, tls=tls))
         router = Router(config, store=store, client=client, clock=clock)
         try:
@@ -647,10 +649,6 @@ async def open_router(
             with anyio.CancelScope(shield=True):
                 await router.health.persist()
                 await store.flush()
-
-
-def _uses_tls(provider: ProviderConfig) -> bool:
-    return provider.base_url.strip().lower().startswith("https:")
 
 
 def _probe_timeout(provider: ProviderConfig, timeout_s: float) -> ProviderError:
