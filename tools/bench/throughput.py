@@ -209,10 +209,51 @@ def _targets(floor: list[dict[str, Any]], bridge: list[dict[str, Any]]) -> list[
     return targets
 
 
+async def upstream_cpu_ms(bench: Bench, samples: int = 300) -> float:
+    """CPU (ms) one streamed upstream exchange costs the process making it.
+
+    The bridge's own upstream request, replayed with httpx2 against the fake
+    at zero think time: the part of a bridge call the no-op floor never pays.
+    """
+    from tools.bench.overhead import direct_call, one_sample
+
+    await one_sample(bench)  # the fake now holds a real upstream request
+    async with direct_call(bench) as call:
+        for _ in range(30):
+            await call()
+        cpu0 = time.process_time()
+        for _ in range(samples):
+            await call()
+    return (time.process_time() - cpu0) / samples * 1000.0
+
+
+def _ceilings(floor: list[dict[str, Any]], upstream_ms: float) -> list[str]:
+    """The best ratio a one-process bridge could reach at each level."""
+    notes = [
+        f"one upstream exchange (httpx2, streamed) costs {upstream_ms:.2f} ms "
+        "of CPU in the process that makes it"
+    ]
+    for row in floor:
+        if not row["calls/s"] or row["server CPU %"] < 90:
+            continue  # the floor is not CPU-bound here: no ceiling follows
+        floor_ms = 10.0 * row["server CPU %"] / row["calls/s"]
+        ceiling = floor_ms / (floor_ms + upstream_ms)
+        notes.append(
+            f"{row['callers']} callers: the floor is CPU-bound "
+            f"({row['server CPU %']} %) at {floor_ms:.2f} ms of CPU per call; a "
+            f"one-process server doing the floor's work plus one upstream "
+            f"exchange per call, and nothing else, reaches at most "
+            f"{ceiling:.2f} x the floor"
+        )
+    return notes
+
+
 async def run(bench: Bench, *, quick: bool) -> list[Section]:
     """Floor then bridge at 10, 100 and 500 callers."""
     started = time.perf_counter()
     levels, seconds = [10, 100, 500], (4.0 if quick else 10.0)
+    bench.fake.reset()
+    upstream_ms = await upstream_cpu_ms(bench, 100 if quick else 300)
     bench.fake.reset()
     _FAKE_PID[:] = [bench.fake_pid]
     bench.fake.control("POST", "latency", {"ms": LATENCY_MS})
@@ -237,6 +278,7 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
         settings={"seconds per level": seconds, "levels": levels},
         rows=rows,
         targets=_targets(floor, bridge),
+        notes=_ceilings(floor, upstream_ms),
         seconds=time.perf_counter() - started,
     )
     return [section]
