@@ -353,7 +353,7 @@ def _publish_lean_schemas(server: MCPServer[_State], name: str) -> None:
     tool.parameters = lean(tool.parameters)
     metadata = tool.fn_metadata
     if metadata.output_schema is not None:
-        metadata.output_schema = lean(metadata.output_schema)
+        metadata.output_schema = lean(metadata.output_schema, null_first=True)
 
 
 def _failure_message(exc: AllAttemptsFailed) -> str:

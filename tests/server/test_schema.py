@@ -49,9 +49,18 @@ def test_lean_accepts_exactly_what_the_original_accepts(value: dict[str, Any]) -
     original = Outer.model_json_schema()
     verdicts = [
         jsonschema.Draft202012Validator(s).is_valid(value)
-        for s in (original, lean(original))
+        for s in (original, lean(original), lean(original, null_first=True))
     ]
-    assert verdicts[0] == verdicts[1]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+
+
+def test_output_schemas_try_null_first_and_build_no_error_for_a_null() -> None:
+    schema = lean(Outer.model_json_schema(), null_first=True)
+    note = schema["properties"]["items"]["items"]["properties"]["note"]
+    assert note["anyOf"] == [{"type": "null"}, {"type": "string"}]
+    validator = jsonschema.Draft202012Validator(note)
+    assert validator.is_valid(None) and validator.is_valid("n")
+    assert not validator.is_valid(3)
 
 
 async def test_every_tool_publishes_lean_schemas(bridge: Bridge) -> None:
@@ -63,6 +72,8 @@ async def test_every_tool_publishes_lean_schemas(bridge: Bridge) -> None:
             assert "$ref" not in str(schema), tool.name
             assert not _schema_keys(schema) & {"title", "$defs"}, tool.name
             assert all(isinstance(t, str) for t in _types(schema)), tool.name
+        output = tool.output_schema or {}
+        assert output["properties"]["note"]["anyOf"][0] == {"type": "null"}
 
 
 def _schema_keys(node: Any) -> set[str]:
@@ -115,7 +126,9 @@ def test_nullable_arrays_and_objects_keep_their_meaning(value: dict[str, Any]) -
     original = Nested.model_json_schema()
     leaner = lean(original)
     assert "$ref" not in str(leaner)
+    nulls_first = lean(original, null_first=True)
     verdicts = [
-        jsonschema.Draft202012Validator(s).is_valid(value) for s in (original, leaner)
+        jsonschema.Draft202012Validator(s).is_valid(value)
+        for s in (original, leaner, nulls_first)
     ]
-    assert verdicts[0] == verdicts[1]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
