@@ -9,6 +9,7 @@ import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
+from mcp_bridge.server._stdio import serve_stdio
 from mcp_bridge.server.app import build_server
 
 __all__ = ["build_http_app", "run_http", "run_stdio"]
@@ -21,7 +22,7 @@ def run_stdio(config: BridgeConfig) -> None:
     server = build_server(config)
     _freeze_startup_objects()
     logger.info("serving MCP over stdio with %d provider(s)", len(config.providers))
-    anyio.run(server.run_stdio_async)
+    anyio.run(serve_stdio, server)
 
 
 def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlette:
