@@ -155,7 +155,22 @@ def _add_serve(commands: Subparsers, common: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--port", type=int, help="HTTP port (default: [http].port, 8765)"
     )
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        help="HTTP worker processes sharing the port (default: [http].workers, 1)",
+    )
     serve.set_defaults(run=_serve)
+
+
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64 processes, got {text!r}")
+    return count
 
 
 def _add_doctor(commands: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -233,7 +248,10 @@ def _serve(args: argparse.Namespace) -> int:
             prepare_tls_context()
         host = args.host or config.http.host
         port = config.http.port if args.port is None else args.port
-        run_http(config, host, port)
+        if args.workers is not None:
+            http = config.http.model_copy(update={"workers": args.workers})
+            config = config.model_copy(update={"http": http})
+        return run_http(config, host, port)
     else:
         run_stdio(config)
     return 0

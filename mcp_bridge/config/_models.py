@@ -148,6 +148,8 @@ class HttpSettings(_Table):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     stateless: bool = True
     shutdown_grace_s: float = Field(default=30.0, ge=0)
+    workers: int = Field(default=1, ge=1, le=64)
+    """Processes serving HTTP on one port; one process uses at most one core."""
 
 
 class BridgeConfig(_Table):

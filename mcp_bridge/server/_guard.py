@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from mcp.server.transport_security import (
     TransportSecurityMiddleware,
@@ -25,7 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_bridge.config import HttpSettings
 from mcp_bridge.server._auth import CLIENT_KEY, is_loopback
 
-__all__ = ["HostOriginGuard", "RateLimit", "RateLimiter", "transport_security"]
+__all__ = [
+    "HostOriginGuard",
+    "Limiter",
+    "RateLimit",
+    "RateLimiter",
+    "transport_security",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,13 @@ class HostOriginGuard:
         await self.app(scope, receive, send)
 
 
+class Limiter(Protocol):
+    """What the middleware asks of a rate limiter (per process or shared)."""
+
+    def take(self, client: str) -> float | None:
+        """Spend one request; None when allowed, else seconds until the next."""
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -122,7 +136,7 @@ class RateLimiter:
 class RateLimit:
     """ASGI middleware: 429 with Retry-After once a client's bucket is empty."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, paths: set[str]) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, paths: set[str]) -> None:
         self.app = app
         self._limiter = limiter
         self._paths = paths

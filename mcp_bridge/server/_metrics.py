@@ -4,6 +4,11 @@ Labels carry only names from the configuration (provider, tool) and fixed
 vocabularies (attempt outcomes, breaker states); never a key, a token or a
 prompt. Breaker gauges are refreshed from the shared state at scrape time, so
 every replica reports what any replica learned.
+
+With several worker processes (`[http] workers`), values are kept in
+prometheus_client's multiprocess files and a scrape of any worker adds up
+every worker's counters and histograms; a gauge reports the value most
+recently set by any of them.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ _BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 class BridgeMetrics:
     """The service's counters, histograms and gauges."""
 
-    def __init__(self, config: BridgeConfig) -> None:
+    def __init__(self, config: BridgeConfig, *, shared_dir: str | None = None) -> None:
+        """`shared_dir`: the multiprocess directory when several workers serve."""
+        self._shared_dir = shared_dir
+        if shared_dir is not None:
+            _share_values(shared_dir)
         self.registry = CollectorRegistry()
         self._prices = {
             p.name: (p.price_input_per_mtok, p.price_output_per_mtok)
@@ -80,16 +89,16 @@ class BridgeMetrics:
         self.breaker = Gauge(
             "multibridge_breaker_state",
             "1 for the provider's current breaker state, 0 for the others.",
-            ["provider", "state"], registry=r,
+            ["provider", "state"], registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.usable = Gauge(
             "multibridge_providers_usable", "Providers that may be called now.",
-            registry=r,
+            registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
         self.degraded = Gauge(
             "multibridge_state_store_degraded",
             "1 while the shared state store is unreachable (local state in use).",
-            registry=r,
+            registry=r, multiprocess_mode="mostrecent",
         )  # fmt: skip
 
     def observe_attempt(self, attempt: Attempt) -> None:
@@ -121,8 +130,14 @@ class BridgeMetrics:
         self.degraded.set(1.0 if degraded else 0.0)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
-        return bytes(generate_latest(self.registry))
+        """The Prometheus text exposition of every metric (of every worker)."""
+        if self._shared_dir is None:
+            return bytes(generate_latest(self.registry))
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self._shared_dir)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(merged))
 
     async def tool_middleware(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -138,6 +153,21 @@ class BridgeMetrics:
             return result
         finally:
             self.observe_tool(tool, outcome, time.monotonic() - started)
+
+
+def _share_values(directory: str) -> None:
+    """Keep metric values in `directory`'s files from now on, for every worker.
+
+    prometheus_client picks its value store once, at import, from
+    PROMETHEUS_MULTIPROC_DIR; setting both here makes the choice independent
+    of import order, and the files follow each forked worker's own pid.
+    """
+    import os
+
+    from prometheus_client import values
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 def _is_error(result: HandlerResult) -> bool:

@@ -33,8 +33,10 @@ from mcp_bridge.config import BridgeConfig
 from mcp_bridge.errors import ConfigError
 from mcp_bridge.resilience import ProviderStatus, Router, open_router
 from mcp_bridge.server._auth import BearerAuth, check_bind, is_loopback, resolve_tokens
+from mcp_bridge.server._buckets import SharedRateLimiter
 from mcp_bridge.server._guard import (
     HostOriginGuard,
+    Limiter,
     RateLimit,
     RateLimiter,
     transport_security,
@@ -42,7 +44,13 @@ from mcp_bridge.server._guard import (
 from mcp_bridge.server._metrics import CONTENT_TYPE, BridgeMetrics
 from mcp_bridge.server.app import RouterFactory, build_server
 
-__all__ = ["build_service_app", "probe_forever", "serve_service"]
+__all__ = [
+    "announce_listener",
+    "build_service_app",
+    "listen",
+    "probe_forever",
+    "serve_service",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +67,23 @@ class _Live:
 
 
 def build_service_app(
-    config: BridgeConfig, *, host: str, env: Mapping[str, str] = os.environ
+    config: BridgeConfig,
+    *,
+    host: str,
+    env: Mapping[str, str] = os.environ,
+    shared_dir: str | None = None,
 ) -> Starlette:
     """The whole HTTP service for `config` bound to `host`.
 
+    `shared_dir` is set when several forked workers will serve this app: the
+    rate limit then lives in shared memory and metrics in that directory.
     Raises ConfigError when `host` is reachable from other machines and no
     token is configured.
     """
     tokens = resolve_tokens(config.http, env)
     check_bind(host, tokens)
     config = _without_local_files(config)
-    live, metrics = _Live(), BridgeMetrics(config)
+    live, metrics = _Live(), BridgeMetrics(config, shared_dir=shared_dir)
     server = build_server(config, router_factory=_factory(live, metrics))
     server.middleware.append(metrics.tool_middleware)
     _add_routes(server, live, metrics)
@@ -82,7 +96,12 @@ def build_service_app(
         max_request_body_size=config.http.max_body_bytes,
     )
     if config.http.rate_limit_per_minute > 0:
-        limiter = RateLimiter(config.http.rate_limit_per_minute)
+        per_minute = config.http.rate_limit_per_minute
+        limiter: Limiter = (
+            RateLimiter(per_minute)
+            if shared_dir is None
+            else SharedRateLimiter(per_minute)
+        )
         app.add_middleware(RateLimit, limiter=limiter, paths={MCP_PATH})
     if tokens:
         app.add_middleware(
@@ -106,8 +125,17 @@ def _without_local_files(config: BridgeConfig) -> BridgeConfig:
     return config.model_copy(update={"limits": limits})
 
 
-def serve_service(app: Starlette, config: BridgeConfig, host: str, port: int) -> None:
+def serve_service(
+    app: Starlette,
+    config: BridgeConfig,
+    host: str,
+    port: int,
+    listener: socket.socket | None = None,
+) -> None:
     """Run `app` under uvicorn until SIGTERM or SIGINT, then drain (blocks).
+
+    `listener` is a socket already listening (a worker's, shared with its
+    siblings); without one the service binds host:port itself.
 
     On the signal uvicorn stops accepting connections, lets in-flight tool
     calls finish within `shutdown_grace_s`, then runs the lifespan exit, which
@@ -129,15 +157,15 @@ def serve_service(app: Starlette, config: BridgeConfig, host: str, port: int) ->
         )
     )
     app.add_middleware(_DrainStreams, stopping=lambda: bool(server.should_exit))
-    listener = _listen(host, port)
-    server.run(sockets=[listener])
+    server.run(sockets=[listener or listen(host, port)])
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, announce: bool = True) -> socket.socket:
     """Bind and listen before serving, then say where (port 0 picks a free one).
 
     Once the line is printed, connections succeed: the kernel queues them
     until the server accepts, so a supervisor or a test can wait on the line.
+    With `announce` false the caller prints it later (`announce_listener`).
     """
     try:
         listener = _tcp_listener(host, port)
@@ -146,16 +174,22 @@ def _listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
             "another --port or --host ([http] port, host)"
         ) from exc
+    if announce:
+        announce_listener(listener, host)
+    return listener
+
+
+def announce_listener(listener: socket.socket, host: str, workers: int = 1) -> None:
+    """Print on stderr, whatever the log level, where the service listens."""
     bound = listener.getsockname()[1]
     where = f"[{host}]" if ":" in host else host
-    # stderr, whatever the log level: whoever started the service needs this.
+    processes = f", {workers} workers" if workers > 1 else ""
     print(
         f"multibridge-mcp: serving MCP at http://{where}:{bound}/mcp "
-        "(and /healthz, /metrics); Ctrl-C stops",
+        f"(and /healthz, /metrics{processes}); Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )
-    return listener
 
 
 def _tcp_listener(host: str, port: int) -> socket.socket:

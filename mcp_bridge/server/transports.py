@@ -36,13 +36,22 @@ def build_http_app(config: BridgeConfig, *, host: str | None = None) -> Starlett
     return build_service_app(config, host=host or config.http.host)
 
 
-def run_http(config: BridgeConfig, host: str, port: int) -> None:
-    """Serve streamable HTTP on host:port until interrupted (blocks)."""
+def run_http(config: BridgeConfig, host: str, port: int) -> int:
+    """Serve streamable HTTP on host:port until interrupted (blocks); exit code.
+
+    With `[http] workers` above 1, that many processes share the port.
+    """
     from mcp_bridge.server._service import serve_service
+
+    if config.http.workers > 1:
+        from mcp_bridge.server._workers import run_workers
+
+        return run_workers(config, host, port, _freeze_startup_objects)
 
     app = build_http_app(config, host=host)
     _freeze_startup_objects()
     serve_service(app, config, host, port)
+    return 0
 
 
 def _freeze_startup_objects() -> None:

@@ -104,6 +104,8 @@ class Bridge:
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
         self._announced = threading.Event()
+        self._lines: list[str] = []
+        self._new_line = threading.Condition()
 
     def start(self) -> Bridge:
         """Spawn and wait until ready, from synchronous code."""
@@ -129,6 +131,9 @@ class Bridge:
             for line in self.process.stdout:
                 log.write(line)
                 log.flush()
+                with self._new_line:
+                    self._lines.append(line)
+                    self._new_line.notify_all()
                 found = ANNOUNCEMENT.search(line)
                 if found:
                     self.port = int(found.group(1))
@@ -141,6 +146,23 @@ class Bridge:
         with anyio.fail_after(30):
             await anyio.to_thread.run_sync(self._announced.wait, 30)
         assert self.port, f"the service did not start:\n{self.output()}"
+
+    async def wait_for_line(self, pattern: str, within: float = 30) -> str:
+        """Wait until the service prints a line matching `pattern`; that line."""
+        found = re.compile(pattern)
+
+        def match() -> str | None:
+            return next((x for x in self._lines if found.search(x)), None)
+
+        def wait() -> str | None:
+            with self._new_line:
+                self._new_line.wait_for(match, within)
+                return match()
+
+        with anyio.fail_after(within + 1):
+            line = await anyio.to_thread.run_sync(wait)
+        assert line is not None, f"no line matches {pattern!r}:\n{self.output()}"
+        return line
 
     def stop(self) -> None:
         if self.process is not None:

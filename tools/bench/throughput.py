@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from tools.bench._wire import Connection
 __all__ = ["LATENCY_MS", "Load", "drive", "run"]
 
 LATENCY_MS = 200.0
+WORKERS = max(os.cpu_count() or 1, 2)
+"""Worker processes for the multi-process row: one per core, as documented."""
 PROTOCOL = "2026-07-28"
 META = {
     "io.modelcontextprotocol/protocolVersion": PROTOCOL,
@@ -38,8 +41,13 @@ arrives, for a fixed time per level. Only calls started within that time
 count. The floor is the no-op tool on a minimal MCPServer over the same
 HTTP transport, waiting the same {LATENCY_MS:.0f} ms inside the tool, so the
 two differ only by what the bridge does (routing, the upstream HTTP call and
-SSE parsing, rendering). CPU % is user+system time over wall time (100 % =
-one core); the machine has the cores listed above for all three processes."""
+SSE parsing, rendering). The bridge runs twice: as one process (the
+default) and with `--workers` set to the core count (state in SQLite, which
+workers share), the documented set-up for a shared service. CPU % is
+user+system time over wall time of the server's whole process tree (100 % =
+one core); the machine has the cores listed above for every process. Peak
+RSS is the largest worker's VmHWM; PSS is the tree's proportional memory at
+the end of the level (pages shared copy-on-write counted once)."""
 
 
 @dataclass
@@ -138,11 +146,34 @@ def _fake_pid() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by `pid` (0 for pid 0)."""
+    """User + system CPU seconds used so far by `pid` and its live children."""
     if not pid:
         return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0
+    total = 0.0
+    for member in process_tree(pid):
+        stat = Path(f"/proc/{member}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / 100.0
+    return total
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (a `--workers` service's workers)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return [pid]
+    return [pid, *(int(x) for x in text.split())]
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional memory of the tree (shared pages split among sharers), MB."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total / 1024.0
 
 
 async def measure_level(
@@ -164,7 +195,10 @@ async def measure_level(
         "server CPU %": round(server_cpu),
         "client CPU %": round(load.client_cpu),
         "fake CPU %": round(fake_cpu),
-        "server peak RSS MB": round(rss_mb(pid, "VmHWM"), 1),
+        "server peak RSS MB": round(
+            max(rss_mb(p, "VmHWM") for p in process_tree(pid)), 1
+        ),
+        "server PSS MB": round(pss_mb(pid), 1),
     }
     if load.first_error:
         row["first error"] = load.first_error[:120]
@@ -185,13 +219,15 @@ async def run_server(
     return rows
 
 
-def _targets(floor: list[dict[str, Any]], bridge: list[dict[str, Any]]) -> list[Target]:
+def _targets(
+    floor: list[dict[str, Any]], bridge: list[dict[str, Any]], label: str
+) -> list[Target]:
     targets = []
     for f, b in zip(floor, bridge, strict=True):
         ratio = b["calls/s"] / f["calls/s"] if f["calls/s"] else 0.0
         targets.append(
             Target(
-                f"HTTP throughput at {b['callers']} callers vs SDK floor",
+                f"HTTP throughput at {b['callers']} callers vs SDK floor ({label})",
                 f"{ratio:.2f} x ({b['calls/s']} vs {f['calls/s']} calls/s)",
                 ">= 0.80 x",
                 ratio >= 0.8,
@@ -200,13 +236,24 @@ def _targets(floor: list[dict[str, Any]], bridge: list[dict[str, Any]]) -> list[
     top = bridge[-1]
     targets.append(
         Target(
-            f"no errors at {top['callers']} concurrent callers",
+            f"no errors at {top['callers']} concurrent callers ({label})",
             f"error rate {top['error rate']}",
             "0",
             top["error rate"] == 0,
         )
     )
     return targets
+
+
+def _ratios(floor: list[dict[str, Any]], bridge: list[dict[str, Any]]) -> str:
+    parts = [
+        f"{b['callers']} callers {b['calls/s'] / f['calls/s']:.2f} x"
+        for f, b in zip(floor, bridge, strict=True)
+        if f["calls/s"]
+    ]
+    return "one process (the default, workers = 1) against the floor: " + ", ".join(
+        parts
+    )
 
 
 async def upstream_cpu_ms(bench: Bench, samples: int = 300) -> float:
@@ -261,24 +308,29 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
     try:
         floor_argv = [*FLOOR_ARGV, "--latency-ms", str(LATENCY_MS)]
         floor = await run_server(floor_argv, "noop", {"prompt": "hi"}, levels, seconds)
-        config = bench.write_config(
-            bench.config_data([bench.provider("primary", fast=False)])
-        )
-        bridge = await run_server(
+        providers = [bench.provider("primary", fast=False)]
+        config = bench.write_config(bench.config_data(providers))
+        single = await run_server(
             bridge_argv(str(config)), "complete", prompt, levels, seconds
         )
+        # Workers share health and plans through SQLite (memory is refused).
+        state = f"sqlite:///{bench.dir / 'throughput-state.db'}"
+        shared = bench.write_config(bench.config_data(providers, state=state))
+        workers = [*bridge_argv(str(shared)), "--workers", str(WORKERS)]
+        several = await run_server(workers, "complete", prompt, levels, seconds)
     finally:
         bench.fake.control("POST", "latency", {"ms": 0})
     rows = [{"server": "floor", **r} for r in floor]
-    rows += [{"server": "bridge", **r} for r in bridge]
+    rows += [{"server": "bridge", **r} for r in single]
+    rows += [{"server": f"bridge --workers {WORKERS}", **r} for r in several]
     section = Section(
         key="throughput",
         title=f"Throughput over HTTP, upstream latency {LATENCY_MS:.0f} ms",
         method=METHOD,
         settings={"seconds per level": seconds, "levels": levels},
         rows=rows,
-        targets=_targets(floor, bridge),
-        notes=_ceilings(floor, upstream_ms),
+        targets=_targets(floor, several, f"--workers {WORKERS}"),
+        notes=[_ratios(floor, single), *_ceilings(floor, upstream_ms)],
         seconds=time.perf_counter() - started,
     )
     return [section]

@@ -1,0 +1,219 @@
+"""Several HTTP worker processes behind one listening socket.
+
+One Python process serves on one core at most. With `[http] workers = N` the
+parent builds the app once, binds the port, then forks N workers that accept
+from the same socket; the kernel spreads connections among them, and imported
+code and schemas stay shared copy-on-write.
+
+    parent: config -> app -> socket -> fork N -> supervise (signals, restarts)
+    worker: uvicorn on the inherited socket -> lifespan (router, store) -> serve
+
+What a caller must see as one service is shared, never per worker: provider
+health and plans through the state store (SQLite or Redis; `memory` is
+refused), the per-token rate limit through shared memory, and metrics through
+prometheus_client's multiprocess files. The parent forwards SIGTERM and
+SIGINT (each worker then drains as a single service does), starts a new
+worker when one dies, and stops when workers keep dying right after start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from mcp_bridge.config import BridgeConfig
+from mcp_bridge.errors import ConfigError
+
+__all__ = ["Supervisor", "run_workers"]
+
+logger = logging.getLogger(__name__)
+
+_QUICK_EXIT_S = 10.0
+_QUICK_EXITS_ALLOWED = 3
+
+
+def run_workers(
+    config: BridgeConfig, host: str, port: int, freeze: Callable[[], None]
+) -> int:
+    """Serve `config` from `config.http.workers` processes (blocks); exit code."""
+    from mcp_bridge.protocols import needs_tls, tls_context
+    from mcp_bridge.server._service import (
+        announce_listener,
+        build_service_app,
+        listen,
+        serve_service,
+    )
+
+    workers = config.http.workers
+    if config.state.strip().lower() == "memory":
+        raise ConfigError(
+            f"[http] workers = {workers} needs state the workers share: set state "
+            '= "sqlite" (the default) or a redis:// URL, or set workers = 1'
+        )
+    if needs_tls(p.base_url for p in config.providers):
+        tls_context()  # built now: no thread may be running when we fork
+    shared_dir = tempfile.mkdtemp(prefix="multibridge-metrics-")
+    try:
+        app = build_service_app(config, host=host, shared_dir=shared_dir)
+        listener = listen(host, port, announce=False)
+        freeze()
+
+        def serve() -> None:
+            serve_service(app, config, host, port, listener)
+
+        supervisor = Supervisor(
+            serve,
+            workers,
+            on_started=lambda: announce_listener(listener, host, workers),
+            on_exit=_forget_metrics(shared_dir),
+        )
+        return supervisor.run()
+    finally:
+        shutil.rmtree(shared_dir, ignore_errors=True)
+
+
+class Supervisor:
+    """Forks `count` workers running `serve` and keeps them running."""
+
+    def __init__(
+        self,
+        serve: Callable[[], None],
+        count: int,
+        *,
+        on_started: Callable[[], None] = lambda: None,
+        on_exit: Callable[[int], None] = lambda pid: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._serve = serve
+        self._count = count
+        self._on_started = on_started
+        self._on_exit = on_exit
+        self._clock = clock
+        self._children: dict[int, float] = {}
+        self._signals = 0
+        self._code = 0
+
+    def run(self) -> int:
+        """Start the workers and wait for them all to end; the exit code."""
+        if threading.active_count() > 1:
+            logger.warning(
+                "forking workers while other threads run: %s", threading.enumerate()
+            )
+        previous = {
+            sig: signal.signal(sig, self._forward)
+            for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            for _ in range(self._count):
+                self._spawn()
+            self._on_started()
+            self._watch()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self._code
+
+    def _watch(self) -> None:
+        quick_exits = 0
+        while self._children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                return
+            started = self._children.pop(pid, None)
+            if started is None:
+                continue
+            self._on_exit(pid)
+            if self._signals:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            quick = self._clock() - started < _QUICK_EXIT_S
+            quick_exits = quick_exits + 1 if quick else 0
+            if quick_exits >= _QUICK_EXITS_ALLOWED:
+                logger.error(
+                    "workers keep exiting right after start (last: %s); stopping "
+                    "the service; the worker's error is logged above",
+                    _describe(code),
+                )
+                self._code = 1
+                self._forward(signal.SIGTERM, None)
+                continue
+            replacement = self._spawn()
+            logger.warning(
+                "worker %d exited (%s); started worker %d in its place",
+                pid,
+                _describe(code),
+                replacement,
+            )
+
+    def _spawn(self) -> int:
+        sys.stderr.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._work(parent))
+        self._children[pid] = self._clock()
+        return pid
+        return pid
+
+    def _work(self, parent: int) -> int:
+        # The worker: the parent's handlers would signal our siblings.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        try:
+            # Its own process group: Ctrl-C reaches the parent only, which
+            # forwards it once, so that a worker drains instead of dying.
+            os.setpgid(0, 0)
+            _die_with(parent)
+            self._serve()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            logger.exception("worker %d failed", os.getpid())
+            return 1
+        finally:
+            sys.stderr.flush()
+        return 0
+
+    def _forward(self, sig: int, _: FrameType | None) -> None:
+        # A second signal is forwarded too: uvicorn then stops without draining.
+        self._signals += 1
+        for pid in list(self._children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel end this worker if the parent dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        raise SystemExit(0)
+
+
+def _forget_metrics(directory: str) -> Callable[[int], None]:
+    def forget(pid: int) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+    return forget
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"exit status {code}"
