@@ -160,15 +160,18 @@ def serve_service(
     server.run(sockets=[listener or listen(host, port)])
 
 
-def listen(host: str, port: int, *, announce: bool = True) -> socket.socket:
+def listen(
+    host: str, port: int, *, announce: bool = True, reuse_port: bool = False
+) -> socket.socket:
     """Bind and listen before serving, then say where (port 0 picks a free one).
 
     Once the line is printed, connections succeed: the kernel queues them
     until the server accepts, so a supervisor or a test can wait on the line.
-    With `announce` false the caller prints it later (`announce_listener`).
+    With `announce` false the caller prints it later (`announce_listener`);
+    `reuse_port` lets sibling sockets bind the same port (SO_REUSEPORT).
     """
     try:
-        listener = _tcp_listener(host, port)
+        listener = _tcp_listener(host, port, reuse_port)
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
@@ -192,7 +195,7 @@ def announce_listener(listener: socket.socket, host: str, workers: int = 1) -> N
     )
 
 
-def _tcp_listener(host: str, port: int) -> socket.socket:
+def _tcp_listener(host: str, port: int, reuse_port: bool) -> socket.socket:
     # asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket
     # says IPPROTO_TCP; socket.create_server leaves the protocol at 0, which
     # made every response wait ~40 ms for the client's delayed ACK.
@@ -206,6 +209,8 @@ def _tcp_listener(host: str, port: int) -> socket.socket:
     listener = socket.socket(family, kind, proto)
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(address)
         listener.listen(2048)
     except OSError:

@@ -1,12 +1,17 @@
 """Several HTTP worker processes behind one listening socket.
 
 One Python process serves on one core at most. With `[http] workers = N` the
-parent builds the app once, binds the port, then forks N workers that accept
-from the same socket; the kernel spreads connections among them, and imported
-code and schemas stay shared copy-on-write.
+parent builds the app once, binds N sockets to the port (SO_REUSEPORT), then
+forks a worker per socket; imported code and schemas stay shared
+copy-on-write. The kernel hashes each new connection to one socket, so load
+spreads evenly; with one shared socket whichever worker woke first took
+most of a burst of connections and the others idled.
 
-    parent: config -> app -> socket -> fork N -> supervise (signals, restarts)
-    worker: uvicorn on the inherited socket -> lifespan (router, store) -> serve
+    parent: config -> app -> N sockets -> fork N -> supervise (signals, restarts)
+    worker: uvicorn on its socket -> lifespan (router, store) -> serve
+
+A worker that dies is replaced on the same socket, which the parent holds
+open, so connections queued there meanwhile are served, not refused.
 
 What a caller must see as one service is shared, never per worker: provider
 health and plans through the state store (SQLite or Redis; `memory` is
@@ -23,6 +28,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -49,7 +55,6 @@ def run_workers(
     from mcp_bridge.server._service import (
         announce_listener,
         build_service_app,
-        listen,
         serve_service,
     )
 
@@ -64,16 +69,19 @@ def run_workers(
     shared_dir = tempfile.mkdtemp(prefix="multibridge-metrics-")
     try:
         app = build_service_app(config, host=host, shared_dir=shared_dir)
-        listener = listen(host, port, announce=False)
+        listeners = _listeners(host, port, workers)
         freeze()
 
-        def serve() -> None:
-            serve_service(app, config, host, port, listener)
+        def serve(slot: int) -> None:
+            for index, other in enumerate(listeners):
+                if index != slot:
+                    other.close()
+            serve_service(app, config, host, port, listeners[slot])
 
         supervisor = Supervisor(
             serve,
             workers,
-            on_started=lambda: announce_listener(listener, host, workers),
+            on_started=lambda: announce_listener(listeners[0], host, workers),
             on_exit=_forget_metrics(shared_dir),
         )
         return supervisor.run()
@@ -81,12 +89,23 @@ def run_workers(
         shutil.rmtree(shared_dir, ignore_errors=True)
 
 
+def _listeners(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` sockets listening on one port (the first picks it when 0)."""
+    from mcp_bridge.server._service import listen
+
+    first = listen(host, port, announce=False, reuse_port=True)
+    bound = first.getsockname()[1]
+    return [first] + [
+        listen(host, bound, announce=False, reuse_port=True) for _ in range(count - 1)
+    ]
+
+
 class Supervisor:
-    """Forks `count` workers running `serve` and keeps them running."""
+    """Forks `count` workers, `serve(slot)` each, and keeps them running."""
 
     def __init__(
         self,
-        serve: Callable[[], None],
+        serve: Callable[[int], None],
         count: int,
         *,
         on_started: Callable[[], None] = lambda: None,
@@ -98,7 +117,7 @@ class Supervisor:
         self._on_started = on_started
         self._on_exit = on_exit
         self._clock = clock
-        self._children: dict[int, float] = {}
+        self._children: dict[int, tuple[int, float]] = {}
         self._signals = 0
         self._code = 0
 
@@ -113,8 +132,8 @@ class Supervisor:
             for sig in (signal.SIGTERM, signal.SIGINT)
         }
         try:
-            for _ in range(self._count):
-                self._spawn()
+            for slot in range(self._count):
+                self._spawn(slot)
             self._on_started()
             self._watch()
         finally:
@@ -129,9 +148,10 @@ class Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:
                 return
-            started = self._children.pop(pid, None)
-            if started is None:
+            child = self._children.pop(pid, None)
+            if child is None:
                 continue
+            slot, started = child
             self._on_exit(pid)
             if self._signals:
                 continue
@@ -147,7 +167,7 @@ class Supervisor:
                 self._code = 1
                 self._forward(signal.SIGTERM, None)
                 continue
-            replacement = self._spawn()
+            replacement = self._spawn(slot)
             logger.warning(
                 "worker %d exited (%s); started worker %d in its place",
                 pid,
@@ -155,17 +175,17 @@ class Supervisor:
                 replacement,
             )
 
-    def _spawn(self) -> int:
+    def _spawn(self, slot: int) -> int:
         sys.stderr.flush()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            os._exit(self._work(parent))
-        self._children[pid] = self._clock()
+            os._exit(self._work(parent, slot))
+        self._children[pid] = (slot, self._clock())
         return pid
         return pid
 
-    def _work(self, parent: int) -> int:
+    def _work(self, parent: int, slot: int) -> int:
         # The worker: the parent's handlers would signal our siblings.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
@@ -174,7 +194,7 @@ class Supervisor:
             # forwards it once, so that a worker drains instead of dying.
             os.setpgid(0, 0)
             _die_with(parent)
-            self._serve()
+            self._serve(slot)
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 1
         except BaseException:

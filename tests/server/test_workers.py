@@ -146,7 +146,7 @@ def test_a_worker_count_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     assert "--workers" in done.stderr and "1 to 64" in done.stderr
 
 
-def _fail_at_start() -> None:
+def _fail_at_start(slot: int) -> None:
     raise RuntimeError("cannot open the state store")
 
 
