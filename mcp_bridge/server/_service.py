@@ -195,7 +195,7 @@ def announce_listener(listener: socket.socket, host: str, workers: int = 1) -> N
     )
 
 
-def _tcp_listener(host: str, port: int, reuse_port: bool) -> socket.socket:
+def _tcp_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     # asyncio turns Nagle off (TCP_NODELAY) only on connections whose socket
     # says IPPROTO_TCP; socket.create_server leaves the protocol at 0, which
     # made every response wait ~40 ms for the client's delayed ACK.
