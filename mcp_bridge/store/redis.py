@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 from mcp_bridge.store._base import HealthDict, StateStore
 from mcp_bridge.store.memory import MemoryStore
