@@ -59,10 +59,24 @@ def run_workers(
     )
 
     workers = config.http.workers
+    if not hasattr(os, "fork") or not hasattr(socket, "SO_REUSEPORT"):
+        raise ConfigError(
+            f"[http] workers = {workers} needs fork() and SO_REUSEPORT, which "
+            f"{sys.platform} lacks; set workers = 1 and run several services "
+            "behind a load balancer instead"
+        )
     if config.state.strip().lower() == "memory":
         raise ConfigError(
             f"[http] workers = {workers} needs state the workers share: set state "
             '= "sqlite" (the default) or a redis:// URL, or set workers = 1'
+        )
+    if not config.http.stateless:
+        # A session lives in the worker that opened it, and a client's next
+        # connection may be accepted by another one.
+        raise ConfigError(
+            f"[http] workers = {workers} needs stateless HTTP: a session opened "
+            "on one worker is unknown to the others; set [http] stateless = "
+            "true (the default) or workers = 1"
         )
     if needs_tls(p.base_url for p in config.providers):
         tls_context()  # built now: no thread may be running when we fork

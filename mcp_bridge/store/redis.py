@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.asyncio.retry import Retry
 
 from mcp_bridge.store._base import HealthDict, StateStore
 from mcp_bridge.store.memory import MemoryStore

@@ -14,7 +14,9 @@ import anyio
 import httpx2
 import pytest
 
-from mcp_bridge.server._workers import Supervisor
+from mcp_bridge.config import BridgeConfig
+from mcp_bridge.errors import ConfigError
+from mcp_bridge.server._workers import Supervisor, run_workers
 from tests.server.test_http_service import (
     MCP_HEADERS,
     REPO,
@@ -137,6 +139,26 @@ def test_workers_with_memory_state_are_refused_naming_both_settings(
     assert done.returncode == 2
     assert "workers = 2" in done.stderr and 'state = "sqlite"' in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_workers_with_stateful_sessions_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "stateful.toml"
+    config.write_text("[http]\nstateless = false\nworkers = 2\n")
+    argv = [sys.executable, "-m", "mcp_bridge", "serve", "--http", "--port", "0"]
+    argv += ["--config", str(config)]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "workers = 2" in done.stderr and "stateless = true" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_workers_on_a_platform_without_fork_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(os, "fork")
+    config = BridgeConfig.model_validate({"http": {"workers": 3}})
+    with pytest.raises(ConfigError, match=r"workers = 3 needs fork\(\)"):
+        run_workers(config, "127.0.0.1", 0, freeze=lambda: None)
 
 
 def test_a_worker_count_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
