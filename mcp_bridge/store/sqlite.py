@@ -84,22 +84,42 @@ class SqliteStore(StateStore):
         self._conn = self._connect(busy_timeout_s)
 
     def _connect(self, busy_timeout_s: float) -> sqlite3.Connection | None:
+        # Processes that start together (agent sessions, --workers) race to
+        # switch a new file to WAL and create its tables; SQLite answers
+        # "database is locked" at once there instead of waiting, so the setup
+        # is retried until the busy timeout.
+        give_up = time.monotonic() + busy_timeout_s
+        pause = 0.005
+        while True:
+            try:
+                return self._open(busy_timeout_s)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() + pause > give_up:
+                    self._degrade(exc)
+                    return None
+            except (sqlite3.Error, OSError) as exc:
+                self._degrade(exc)
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _open(self, busy_timeout_s: float) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path,
+            timeout=busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path,
-                timeout=busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             for statement in _SCHEMA:
                 conn.execute(statement)
-        except (sqlite3.Error, OSError) as exc:
-            self._degrade(exc)
-            return None
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _degrade(self, exc: BaseException) -> None:
@@ -263,3 +283,8 @@ def _load_json(body: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text

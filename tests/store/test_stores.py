@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,6 +114,43 @@ async def test_a_corrupt_database_degrades_to_memory_with_a_warning(
     await store.save_plan("p", {"id": "p"})
     assert await store.list_plans() == [{"id": "p"}]
     assert await store.try_acquire_probe("k", ttl_s=5)
+    await store.aclose()
+
+
+async def test_a_store_opened_while_another_process_sets_the_file_up_waits_its_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What SQLite answers, without waiting, to the second of two processes
+    # switching one new file to WAL at the same moment.
+    real_open = SqliteStore._open
+    refusals = ["database is locked", "database is locked"]
+
+    def racing_open(self: SqliteStore, busy_timeout_s: float) -> sqlite3.Connection:
+        if refusals:
+            raise sqlite3.OperationalError(refusals.pop())
+        return real_open(self, busy_timeout_s)
+
+    monkeypatch.setattr(SqliteStore, "_open", racing_open)
+    store = SqliteStore(tmp_path / "shared.db")
+    assert not store.degraded and not refusals
+    await store.save_health("a:m", {"rev": 1, "state": "open"})
+    await store.flush()
+    assert (await store.load_health(["a:m"]))["a:m"]["state"] == "open"
+    await store.aclose()
+
+
+async def test_a_file_locked_past_the_busy_timeout_degrades_to_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        store = SqliteStore(path, busy_timeout_s=0.05)
+    finally:
+        holder.close()
+    assert store.degraded
+    assert "database is locked" in caplog.text and str(path) in caplog.text
     await store.aclose()
 
 
