@@ -53,8 +53,18 @@ class BridgeMetrics:
             p.name: (p.price_input_per_mtok, p.price_output_per_mtok)
             for p in config.providers
         }
+        # Labelled children by (metric, labels): labels() takes a lock and
+        # builds a tuple on every call, and each call observes several.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._define_calls()
         self._define_providers()
+
+    def _labelled(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _define_calls(self) -> None:
         r = self.registry
@@ -103,20 +113,20 @@ class BridgeMetrics:
 
     def observe_attempt(self, attempt: Attempt) -> None:
         """Count one upstream attempt, its latency, tokens and cost."""
-        provider = attempt.provider
-        self.attempts.labels(provider, attempt.outcome).inc()
-        self.attempt_seconds.labels(provider).observe(attempt.latency_ms / 1000)
-        self.tokens.labels(provider, "input").inc(attempt.input_tokens)
-        self.tokens.labels(provider, "output").inc(attempt.output_tokens)
+        provider, child = attempt.provider, self._labelled
+        child(self.attempts, provider, attempt.outcome).inc()
+        child(self.attempt_seconds, provider).observe(attempt.latency_ms / 1000)
+        child(self.tokens, provider, "input").inc(attempt.input_tokens)
+        child(self.tokens, provider, "output").inc(attempt.output_tokens)
         price_in, price_out = self._prices.get(provider, (0.0, 0.0))
         cost = attempt.input_tokens * price_in + attempt.output_tokens * price_out
-        self.cost.labels(provider).inc(cost / 1_000_000)
+        child(self.cost, provider).inc(cost / 1_000_000)
 
     def observe_tool(self, tool: str, outcome: str, seconds: float) -> None:
         """Count one tool call (unknown tool names are counted as "other")."""
         name = tool if tool in _TOOLS else "other"
-        self.tool_calls.labels(name, outcome).inc()
-        self.tool_seconds.labels(name).observe(seconds)
+        self._labelled(self.tool_calls, name, outcome).inc()
+        self._labelled(self.tool_seconds, name).observe(seconds)
 
     def observe_status(
         self, statuses: Sequence[ProviderStatus], usable: int, degraded: bool

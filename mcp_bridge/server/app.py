@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.shared.inbound import find_invalid_x_mcp_header, x_mcp_header_map
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -159,6 +160,7 @@ class _Tools:
                 annotations=annotations,
             )
             _publish_lean_schemas(server, fn.__name__)
+        _skip_absent_header_checks(server)
 
     async def complete(
         self,
@@ -354,6 +356,33 @@ def _publish_lean_schemas(server: MCPServer[_State], name: str) -> None:
     metadata = tool.fn_metadata
     if metadata.output_schema is not None:
         metadata.output_schema = lean(metadata.output_schema, null_first=True)
+
+
+def _skip_absent_header_checks(server: MCPServer[_State]) -> None:
+    # Over HTTP the SDK compares Mcp-Param-* headers with the arguments of
+    # every tools/call, walking each position of the tool's input schema twice
+    # to find x-mcp-header annotations (ours have about 60 positions and
+    # none). The lookup it calls may answer None for "nothing to validate":
+    # so it does for a schema without annotations, found once per schema.
+    lowlevel = server._lowlevel_server
+    lookup = lowlevel.get_tool_input_schema
+    if lookup is None:
+        return
+    verdicts: dict[str, tuple[Mapping[str, Any], bool]] = {}
+
+    def input_schema(name: str) -> Mapping[str, Any] | None:
+        schema = lookup(name)
+        if schema is None:
+            return None
+        seen = verdicts.get(name)
+        if seen is None or seen[0] is not schema:
+            annotated = bool(x_mcp_header_map(schema)) or (
+                find_invalid_x_mcp_header(schema) is not None
+            )
+            seen = verdicts[name] = (schema, annotated)
+        return schema if seen[1] else None
+
+    lowlevel.get_tool_input_schema = input_schema
 
 
 def _failure_message(exc: AllAttemptsFailed) -> str:

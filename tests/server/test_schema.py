@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from mcp_bridge.server import build_server
 from mcp_bridge.server._schema import lean
 from tests.server._upstream import Bridge, make_config
 
@@ -132,3 +133,20 @@ def test_nullable_arrays_and_objects_keep_their_meaning(value: dict[str, Any]) -
         for s in (original, leaner, nulls_first)
     ]
     assert verdicts[0] == verdicts[1] == verdicts[2]
+
+
+def test_header_checks_are_skipped_only_for_tools_without_x_mcp_header() -> None:
+    server = build_server(make_config())
+    lookup = server._lowlevel_server.get_tool_input_schema
+    assert lookup is not None
+    assert [lookup(name) for name in ("complete", "plan", "verify")] == [None] * 3
+
+    def routed(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+    ) -> str:
+        return region
+
+    server.add_tool(routed)
+    schema = lookup("routed")
+    assert schema is not None and schema["properties"]["region"]["x-mcp-header"]
+    assert lookup("no-such-tool") is None
