@@ -9,13 +9,18 @@ import sys
 import time
 from typing import Any
 
+import anyio
+
 from tools.bench._clients import FLOOR_ARGV, bridge_argv
 from tools.bench._env import REPO, Bench, child_env, free_port, rss_mb, spawn_http
 from tools.bench._report import Section, Target
+from tools.bench.inflight import HOLD_S
+from tools.bench.overhead import one_sample, replayable
 from tools.bench.throughput import LATENCY_MS, drive
 
 __all__ = ["import_costs", "run", "start_to_initialize"]
 
+CALLERS = 500
 STARTUP_RATIO = 1.15
 RSS_LIMIT_MB = 120.0
 INITIALIZE = {
@@ -36,8 +41,13 @@ to reading its answer to an `initialize` request written to its stdin at
 once; several spawns, alternating between the two. The ratio is the median
 of each bridge spawn's time over the floor spawn's just before it. Idle RSS is
 read from /proc right after that answer. RSS under load is the peak (VmHWM)
-of a `serve --http` process while 500 callers send `complete` calls for a
-few seconds (upstream latency {latency:.0f} ms). Imports: `python -X
+of a `serve --http` process while 500 callers send calls for a few seconds:
+`complete` to the bridge (upstream latency {latency:.0f} ms), the no-op tool
+(waiting as long) to the floor; their idle RSS is read once they listen. The
+memory note splits the bridge's growth per in-flight call: the floor's own
+growth per call, and one in-flight upstream request, measured as the growth
+of the suite's process while 500 copies of the bridge's upstream request,
+sent through the bridge's client, wait at the fake. Imports: `python -X
 importtime` of the same serve command; the top-level modules with the
 largest cumulative import time."""
 
@@ -90,17 +100,42 @@ def import_costs(argv: list[str], top: int = 8) -> list[tuple[str, float]]:
     return sorted(costs, key=lambda c: -c[1])[:top]
 
 
-async def _rss_under_load(bench: Bench, config: str, seconds: float) -> float:
+async def _rss_under_load(
+    bench: Bench, argv: list[str], call: tuple[str, dict[str, Any]], seconds: float
+) -> tuple[float, float]:
+    """Idle RSS, then peak RSS under CALLERS callers, of a `--http` server."""
     port = free_port()
     bench.fake.control("POST", "latency", {"ms": LATENCY_MS})
     try:
-        argv = [*bridge_argv(config), "--http", "--port", str(port)]
-        with spawn_http(argv, port) as proc:
-            prompt = {"prompt": "Say hi in five words.", "max_tokens": 32}
-            await drive(port, "complete", prompt, 500, seconds)
-            return rss_mb(proc.pid, "VmHWM")
+        with spawn_http([*argv, "--http", "--port", str(port)], port) as proc:
+            idle = rss_mb(proc.pid)
+            await drive(port, *call, CALLERS, seconds)
+            return idle, rss_mb(proc.pid, "VmHWM")
     finally:
         bench.fake.control("POST", "latency", {"ms": 0})
+
+
+async def upstream_kb_in_flight(bench: Bench, requests: int = CALLERS) -> float:
+    """Memory (KB) one in-flight upstream request holds in the bridge's client.
+
+    The bridge's own upstream request, sent `requests` times at once by a
+    fresh process (`tools.bench.inflight`) while the fake holds every answer.
+    """
+    await one_sample(bench)  # the fake now holds a real upstream request
+    url, headers, body = replayable(bench)
+    spec = {"url": url, "headers": headers, "body": body, "requests": requests}
+    # Held past the warm-up (which waits too) and the reading of RSS.
+    bench.fake.control("POST", "latency", {"ms": 3000.0 * HOLD_S})
+    try:
+        done = await anyio.run_process(
+            [sys.executable, "-m", "tools.bench.inflight"],
+            input=json.dumps(spec).encode(),
+            cwd=REPO,
+            env=child_env(),
+        )
+    finally:
+        bench.fake.control("POST", "latency", {"ms": 0})
+    return float(done.stdout.decode().strip())
 
 
 async def run(bench: Bench, *, quick: bool) -> list[Section]:
@@ -129,8 +164,27 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
                 "idle RSS MB": round(statistics.median(r[1] for r in runs), 1),
             }
         )
-    peak = await _rss_under_load(bench, config, 3.0 if quick else 6.0)
-    rows.append({"server": "bridge --http, 500 callers", "peak RSS MB": round(peak, 1)})
+    seconds = 3.0 if quick else 6.0
+    floor_argv = [*FLOOR_ARGV, "--latency-ms", str(LATENCY_MS)]
+    floor_idle, floor_peak = await _rss_under_load(
+        bench, floor_argv, ("noop", {"prompt": "hi"}), seconds
+    )
+    prompt = {"prompt": "Say hi in five words.", "max_tokens": 32}
+    idle, peak = await _rss_under_load(
+        bench, bridge_argv(config), ("complete", prompt), seconds
+    )
+    for label, at_rest, top in (
+        ("floor", floor_idle, floor_peak),
+        ("bridge", idle, peak),
+    ):
+        rows.append(
+            {
+                "server": f"{label} --http, {CALLERS} callers",
+                "idle RSS MB": round(at_rest, 1),
+                "peak RSS MB": round(top, 1),
+            }
+        )
+    upstream_kb = await upstream_kb_in_flight(bench)
     costs = import_costs(bridge_argv(config))
     version = import_costs(["-m", "mcp_bridge", "--version"], top=3)
     # Each bridge spawn against the floor spawn just before it: on a shared
@@ -160,6 +214,7 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
             ),
         ],
         notes=[
+            _memory_note(floor_idle, floor_peak, idle, peak, upstream_kb),
             "largest imports on the serve path (cumulative ms): "
             + ", ".join(f"{n} {ms:.0f}" for n, ms in costs),
             "`--version` imports: " + ", ".join(f"{n} {ms:.0f}" for n, ms in version),
@@ -167,3 +222,19 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
     )
     section.seconds = time.perf_counter() - started
     return [section]
+
+
+def _memory_note(
+    floor_idle: float, floor_peak: float, idle: float, peak: float, upstream_kb: float
+) -> str:
+    """Where the memory under load goes, per in-flight call."""
+    per_call = (peak - idle) * 1024.0 / CALLERS
+    sdk = (floor_peak - floor_idle) * 1024.0 / CALLERS
+    own = per_call - sdk - upstream_kb
+    return (
+        f"under {CALLERS} callers each in-flight call holds {per_call:.0f} KB in "
+        f"the bridge: {sdk:.0f} KB is what the floor holds per call (SDK, HTTP "
+        f"server), {upstream_kb:.0f} KB one in-flight upstream request in "
+        f"httpx2 (measured alone), {own:.0f} KB the rest (routing, parsing, "
+        f"results)"
+    )

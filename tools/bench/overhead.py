@@ -51,18 +51,21 @@ def _sent_request(bench: Bench) -> dict[str, Any]:
     return dict(log[-1])
 
 
+def replayable(bench: Bench) -> tuple[str, dict[str, str], Any]:
+    """URL, headers and JSON body of the bridge's last upstream request."""
+    sent = _sent_request(bench)
+    headers = {k: v for k, v in sent["headers"].items() if k.lower() in _KEEP}
+    return bench.fake.url + sent["path"], headers, sent["body"]
+
+
 @asynccontextmanager
 async def direct_call(bench: Bench) -> AsyncIterator[Call]:
     """The bridge's last upstream request, replayed with httpx2."""
-    sent = _sent_request(bench)
-    url = bench.fake.url + sent["path"]
-    headers = {k: v for k, v in sent["headers"].items() if k.lower() in _KEEP}
+    url, headers, body = replayable(bench)
     async with httpx2.AsyncClient() as client:
 
         async def call() -> None:
-            async with client.stream(
-                "POST", url, json=sent["body"], headers=headers
-            ) as r:
+            async with client.stream("POST", url, json=body, headers=headers) as r:
                 r.raise_for_status()
                 async for _ in r.aiter_bytes():
                     pass
