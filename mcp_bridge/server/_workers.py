@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 _QUICK_EXIT_S = 10.0
 _QUICK_EXITS_ALLOWED = 3
+_FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
 def run_workers(
@@ -141,10 +142,7 @@ class Supervisor:
             logger.warning(
                 "forking workers while other threads run: %s", threading.enumerate()
             )
-        previous = {
-            sig: signal.signal(sig, self._forward)
-            for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        previous = {sig: signal.signal(sig, self._forward) for sig in _FORWARDED}
         try:
             for slot in range(self._count):
                 self._spawn(slot)
@@ -192,17 +190,24 @@ class Supervisor:
     def _spawn(self, slot: int) -> int:
         sys.stderr.flush()
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(self._work(parent, slot))
-        self._children[pid] = (slot, self._clock())
-        return pid
+        # Blocked across the fork: a signal forwarded before the new worker
+        # has reset its handlers would otherwise run the parent's handler in
+        # the worker (which would only signal siblings) and be lost there.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                for sig in _FORWARDED:
+                    signal.signal(sig, signal.SIG_DFL)
+                # One that came meanwhile now ends the worker, not yet serving.
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                os._exit(self._work(parent, slot))
+            self._children[pid] = (slot, self._clock())
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
 
     def _work(self, parent: int, slot: int) -> int:
-        # The worker: the parent's handlers would signal our siblings.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
         try:
             # Its own process group: Ctrl-C reaches the parent only, which
             # forwards it once, so that a worker drains instead of dying.

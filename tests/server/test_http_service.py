@@ -471,8 +471,8 @@ async def test_sigterm_lets_an_in_flight_call_finish_and_flushes_state(
                 await fake.until_requests(before + 1)
             server.process.send_signal(signal.SIGTERM)
             body = (await response.aread()).decode()
-        with anyio.fail_after(30):
-            code = await anyio.to_thread.run_sync(server.process.wait)
+        # wait's own timeout: a thread blocked in wait() ignores cancellation.
+        code = await anyio.to_thread.run_sync(lambda: server.process.wait(timeout=30))
     finally:
         fake.clear_faults("slow-model")
         server.stop()

@@ -115,8 +115,8 @@ async def test_sigterm_stops_every_worker_and_exits_cleanly(service: Bridge) -> 
     assert service.process is not None
     workers = children(service.process.pid)
     service.process.send_signal(signal.SIGTERM)
-    with anyio.fail_after(30):
-        code = await anyio.to_thread.run_sync(service.process.wait)
+    # wait's own timeout: a thread blocked in wait() ignores cancellation.
+    code = await anyio.to_thread.run_sync(lambda: service.process.wait(timeout=30))
     assert code == 0, service.output()
     assert all(_gone(pid) for pid in workers)
 
@@ -178,3 +178,24 @@ def test_a_supervisor_stops_when_workers_keep_failing_at_start() -> None:
     supervisor = Supervisor(_fail_at_start, 2, on_exit=exits.append)
     assert supervisor.run() == 1
     assert len(exits) >= 3 and len(set(exits)) == len(exits)
+
+
+_SIGNALLED_AT_ONCE = """
+import os, signal, sys, time
+from mcp_bridge.server._workers import Supervisor
+
+def serve(slot):
+    time.sleep(60)
+
+# SIGTERM as soon as the workers are forked: before they have reset the
+# parent's handlers, unless the fork kept it blocked until they had.
+stop = lambda: os.kill(os.getpid(), signal.SIGTERM)
+for _ in range(int(sys.argv[1])):
+    assert Supervisor(serve, 4, on_started=stop).run() == 0
+"""
+
+
+def test_a_signal_that_races_the_fork_still_stops_every_worker() -> None:
+    argv = [sys.executable, "-c", _SIGNALLED_AT_ONCE, "10"]
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
