@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -115,6 +116,36 @@ async def test_a_corrupt_database_degrades_to_memory_with_a_warning(
     assert await store.list_plans() == [{"id": "p"}]
     assert await store.try_acquire_probe("k", ttl_s=5)
     await store.aclose()
+
+
+async def test_concurrent_calls_share_one_read_and_the_first_ones_wait_for_it(
+    tmp_path: Path,
+) -> None:
+    writer = SqliteStore(tmp_path / "shared.db")
+    await writer.save_health("a:m", {"rev": 4, "state": "open"})
+    await writer.flush()
+    reader = SqliteStore(tmp_path / "shared.db", refresh_s=60.0)
+    reads = 0
+    run = reader._run
+
+    async def counted(fn: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await run(fn)
+
+    reader._run = counted  # type: ignore[method-assign]
+    seen: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        seen.append(await reader.load_health(["a:m"]))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(50):
+            group.start_soon(call)
+    assert reads == 1
+    assert all(s["a:m"]["state"] == "open" for s in seen) and len(seen) == 50
+    await writer.aclose()
+    await reader.aclose()
 
 
 async def test_a_store_opened_while_another_process_sets_the_file_up_waits_its_turn(
