@@ -164,12 +164,16 @@ def _add_serve(commands: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def _worker_count(text: str) -> int:
+    from mcp_bridge.config import MAX_WORKERS
+
     try:
         count = int(text)
     except ValueError:
         count = 0
-    if not 1 <= count <= 64:
-        raise argparse.ArgumentTypeError(f"expected 1 to 64 processes, got {text!r}")
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"expected 1 to {MAX_WORKERS} processes, got {text!r}"
+        )
     return count
 
 

@@ -2,6 +2,7 @@
 
 from mcp_bridge.config._loader import load_config
 from mcp_bridge.config._models import (
+    MAX_WORKERS,
     BreakerSettings,
     BridgeConfig,
     HedgingSettings,
@@ -17,6 +18,7 @@ from mcp_bridge.config.presets import ENV_DETECTION, PRESETS
 
 __all__ = [
     "ENV_DETECTION",
+    "MAX_WORKERS",
     "PRESETS",
     "BreakerSettings",
     "BridgeConfig",

@@ -11,6 +11,7 @@ __all__ = [
     "BridgeConfig",
     "HedgingSettings",
     "HttpSettings",
+    "MAX_WORKERS",
     "LimitSettings",
     "ProtocolName",
     "ProviderConfig",
@@ -18,6 +19,9 @@ __all__ = [
     "StructuredOutput",
     "TimeoutSettings",
 ]
+
+MAX_WORKERS = 64
+"""The most processes `[http] workers` (or `--workers`) may ask for."""
 
 ProtocolName = Literal["openai", "anthropic", "gemini"]
 StructuredOutput = Literal["json_schema", "json_object", "tool", "native", "prompt"]
@@ -148,7 +152,7 @@ class HttpSettings(_Table):
     rate_limit_per_minute: int = Field(default=600, ge=0)
     stateless: bool = True
     shutdown_grace_s: float = Field(default=30.0, ge=0)
-    workers: int = Field(default=1, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
     """Processes serving HTTP on one port; one process uses at most one core."""
 
 

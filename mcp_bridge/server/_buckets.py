@@ -21,6 +21,8 @@ import struct
 import time
 from collections.abc import Callable
 
+from mcp_bridge.server._guard import spend
+
 __all__ = ["SharedRateLimiter"]
 
 _SLOT = struct.Struct("=Qdd")  # key digest, tokens, updated
@@ -50,12 +52,9 @@ class SharedRateLimiter:
         with self._lock:
             now = self._clock()
             offset, tokens, updated = self._find(key, now)
-            tokens = min(self.capacity, tokens + (now - updated) * self._rate)
-            allowed = tokens >= 1.0
-            if allowed:
-                tokens -= 1.0
+            tokens, wait = spend(tokens, now - updated, self.capacity, self._rate)
             _SLOT.pack_into(self._table, offset, key, tokens, now)
-        return None if allowed else (1.0 - tokens) / self._rate
+        return wait
 
     def _find(self, key: int, now: float) -> tuple[int, float, float]:
         """The slot for `key`, claimed (with a full bucket) when it had none."""

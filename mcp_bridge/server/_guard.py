@@ -31,6 +31,7 @@ __all__ = [
     "Limiter",
     "RateLimit",
     "RateLimiter",
+    "spend",
     "transport_security",
 ]
 
@@ -90,6 +91,20 @@ class Limiter(Protocol):
         """Spend one request; None when allowed, else seconds until the next."""
 
 
+def spend(
+    tokens: float, elapsed: float, capacity: float, rate: float
+) -> tuple[float, float | None]:
+    """Refill a bucket for `elapsed` seconds, then spend one request from it.
+
+    The tokens left, and None when the request is allowed, else the seconds
+    until it would be.
+    """
+    tokens = min(capacity, tokens + elapsed * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, None
+    return tokens, (1.0 - tokens) / rate
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -114,14 +129,10 @@ class RateLimiter:
         if bucket is None:
             self._forget_full(now)
             bucket = self._buckets[client] = _Bucket(self.capacity, now)
-        bucket.tokens = min(
-            self.capacity, bucket.tokens + (now - bucket.updated) * self._rate
-        )
+        elapsed = now - bucket.updated
+        bucket.tokens, wait = spend(bucket.tokens, elapsed, self.capacity, self._rate)
         bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        return (1.0 - bucket.tokens) / self._rate
+        return wait
 
     def _forget_full(self, now: float) -> None:
         # Many distinct clients: drop the buckets that have refilled completely.

@@ -78,8 +78,8 @@ class SqliteStore(StateStore):
         self._pending: dict[str, HealthDict] = {}
         self._cache: dict[str, HealthDict] = {}
         self._cache_at = float("-inf")
-        self._reading = False
-        self._first_read: anyio.Event | None = None
+        self._reading: anyio.Event | None = None
+        """Set while a health read runs; it fires when the read ends."""
         self._limiter = anyio.CapacityLimiter(1)
         self._lock = threading.Lock()
         self._flusher: anyio.abc.TaskGroup | None = None
@@ -161,26 +161,23 @@ class SqliteStore(StateStore):
 
     async def load_health(self, keys: Sequence[str]) -> dict[str, HealthDict]:
         """The newer of the database's and this process's record for each key."""
-        if time.monotonic() - self._cache_at >= self._refresh_s and not self._reading:
+        reading = self._reading
+        if reading is None and time.monotonic() - self._cache_at >= self._refresh_s:
             # One read at a time; calls meanwhile use the previous rows. Each
             # read is a hop to a thread that waits for the GIL on a busy
             # server: a read per call queued hundreds and stalled calls for
             # seconds at 500 concurrent callers.
-            self._reading = True
+            self._reading = done = anyio.Event()
             try:
                 rows = await self._run(_read_health)
                 if rows is not None:
                     self._cache, self._cache_at = rows, time.monotonic()
             finally:
-                self._reading = False
-                first, self._first_read = self._first_read, None
-                if first is not None:
-                    first.set()
-        elif self._reading and self._cache_at == float("-inf"):
+                self._reading = None
+                done.set()
+        elif reading is not None and self._cache_at == float("-inf"):
             # No rows yet: what other processes know must reach first calls.
-            if self._first_read is None:
-                self._first_read = anyio.Event()
-            await self._first_read.wait()
+            await reading.wait()
         mine = self._memory.read_health(keys)
         merged: dict[str, HealthDict] = {}
         for key in keys:
