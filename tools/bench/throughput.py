@@ -314,7 +314,7 @@ async def run(bench: Bench, *, quick: bool) -> list[Section]:
             bridge_argv(str(config)), "complete", prompt, levels, seconds
         )
         # Workers share health and plans through SQLite (memory is refused).
-        state = f"sqlite:///{bench.dir / 'throughput-state.db'}"
+        state = f"sqlite://{bench.dir / 'throughput-state.db'}"
         shared = bench.write_config(bench.config_data(providers, state=state))
         workers = [*bridge_argv(str(shared)), "--workers", str(WORKERS)]
         several = await run_server(workers, "complete", prompt, levels, seconds)
