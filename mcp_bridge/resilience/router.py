@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -69,7 +68,8 @@ class _Call:
     deadline: float
     validate: Validator | None
     progress: ProgressFn | None
-    queue: deque[ProviderConfig]
+    queue: list[ProviderConfig]
+    """Candidates not tried yet, best first (a handful: a list is the lightest)."""
     attempts: list[Attempt] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     retried: set[str] = field(default_factory=set)
@@ -89,7 +89,8 @@ class _Lane:
 
     provider: ProviderConfig
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    first_token: anyio.Event = field(default_factory=anyio.Event)
+    got_token: bool = False
+    _token_event: anyio.Event | None = None
     progress: ProgressFn | None = None
     next_report: float = -math.inf
     chars: int = 0
@@ -98,10 +99,21 @@ class _Lane:
     cancel_reason: str | None = None
     done: bool = False
 
+    def first_token(self) -> anyio.Event:
+        """An event set at the first chunk; made only for a lane a hedge watches."""
+        if self._token_event is None:
+            self._token_event = anyio.Event()
+            if self.got_token:
+                self._token_event.set()
+        return self._token_event
+
     def on_chunk(self, chars: int) -> Awaitable[None] | None:
         """Note the stream's growth; report it at most once a second."""
         self.chars = chars
-        self.first_token.set()
+        if not self.got_token:
+            self.got_token = True
+            if self._token_event is not None:
+                self._token_event.set()
         now = anyio.current_time()
         if self.progress is None or now < self.next_report:
             return None
@@ -160,7 +172,7 @@ class Router:
             deadline=anyio.current_time() + total,
             validate=validate,
             progress=progress,
-            queue=deque(pool),
+            queue=list(pool),
             skipped=skipped,
         )
         self._calls += 1
@@ -262,7 +274,7 @@ class Router:
     async def _next(self, call: _Call) -> ProviderConfig | None:
         """The next candidate that may be called now, announced."""
         while call.queue:
-            provider = call.queue.popleft()
+            provider = call.queue.pop(0)
             reason = self._skip_reason(call, provider)
             if reason is None and not await self.health.admit(
                 provider, call.remaining() + 5.0
@@ -318,7 +330,7 @@ class Router:
             hedge = await self._maybe_hedge(call, lanes[0], finished)
             if hedge is not None and finished.is_set():
                 # The primary ended while the hedge was being admitted.
-                call.queue.appendleft(hedge.provider)
+                call.queue.insert(0, hedge.provider)
             elif hedge is not None:
                 lanes.append(hedge)
                 tg.start_soon(drive, hedge)
@@ -333,8 +345,8 @@ class Router:
         if delay is None:
             return None
         with anyio.move_on_after(delay):
-            await _wait_any(primary.first_token, finished)
-        if primary.first_token.is_set() or finished.is_set() or call.stop:
+            await _wait_any(primary.first_token(), finished)
+        if primary.got_token or finished.is_set() or call.stop:
             return None
         provider = await self._next(call)
         if provider is None:

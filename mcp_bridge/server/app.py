@@ -24,6 +24,7 @@ from mcp_bridge.canonical import Message
 from mcp_bridge.config import BridgeConfig
 from mcp_bridge.errors import AllAttemptsFailed, ConfigError, InputError
 from mcp_bridge.server._bound import bound_result
+from mcp_bridge.server._memory import sweeping
 from mcp_bridge.server._progress import Heartbeat, Reporter, heartbeat
 from mcp_bridge.server._render import render_complete, render_plan, render_verify
 from mcp_bridge.server._schema import lean
@@ -88,7 +89,11 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[_State]) -> AsyncIterator[_State]:
-        async with factory(config) as router, heartbeat(heartbeat_s) as beat:
+        async with (
+            factory(config) as router,
+            heartbeat(heartbeat_s) as beat,
+            sweeping(),
+        ):
             state.router, state.heartbeat = router, beat
             try:
                 yield state

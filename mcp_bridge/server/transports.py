@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
+from mcp_bridge.server._memory import freeze_startup_objects
 from mcp_bridge.server._stdio import serve_stdio
 from mcp_bridge.server.app import build_server
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 def run_stdio(config: BridgeConfig) -> None:
     """Serve over stdin/stdout until the client closes them (blocks)."""
     server = build_server(config)
-    _freeze_startup_objects()
+    freeze_startup_objects()
     logger.info("serving MCP over stdio with %d provider(s)", len(config.providers))
     anyio.run(serve_stdio, server)
 
@@ -46,26 +46,9 @@ def run_http(config: BridgeConfig, host: str, port: int) -> int:
     if config.http.workers > 1:
         from mcp_bridge.server._workers import run_workers
 
-        return run_workers(config, host, port, _freeze_startup_objects)
+        return run_workers(config, host, port, freeze_startup_objects)
 
     app = build_http_app(config, host=host)
-    _freeze_startup_objects()
+    freeze_startup_objects()
     serve_service(app, config, host, port)
     return 0
-
-
-def _freeze_startup_objects() -> None:
-    # The SDK's and pydantic's schemas are hundreds of thousands of objects
-    # that live for the whole process; left in the collected generations, every
-    # full collection walks them all, which cost a large share of CPU under load.
-    gc.freeze()
-    # Hundreds of calls in flight keep their objects alive across many young
-    # collections, so at the default thresholds (700, 10, 10) the collector
-    # walked the same live objects over and over: 16 % of CPU at 500 callers
-    # (gc.callbacks timing), 5 % with these. Little of a call is cyclic
-    # garbage (RSS was the same with the collector off), so collecting less
-    # often costs little memory.
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-GC_THRESHOLDS = (50_000, 10, 100)

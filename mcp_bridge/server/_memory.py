@@ -1,0 +1,77 @@
+"""The garbage collector's settings for a long-running server.
+
+Start-up builds hundreds of thousands of objects that live as long as the
+process (the SDK's and pydantic's schemas): they are frozen out of the
+collector. Calls in flight are collected rarely, because the collector would
+otherwise walk the same live calls over and over. What a call leaves behind
+in reference cycles (the SDK's per-request runner is one) is then swept by a
+full collection every few seconds, once enough new objects have piled up.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+
+__all__ = [
+    "COLLECT_EVERY_S",
+    "GC_THRESHOLDS",
+    "MIN_NEW_OBJECTS",
+    "collect_if_due",
+    "freeze_startup_objects",
+    "sweeping",
+]
+
+GC_THRESHOLDS = (50_000, 10, 100)
+"""Hundreds of calls in flight keep their objects alive across many young
+collections: at the default (700, 10, 10) the collector spent 16 % of CPU at
+500 callers (gc.callbacks timing), about 5 % with these."""
+
+COLLECT_EVERY_S = 2.0
+"""How often the sweep looks at how many objects the collector holds."""
+
+MIN_NEW_OBJECTS = 2_000
+"""The sweep runs a full collection once this many objects are new since the
+last one. At the thresholds above alone the interpreter seldom runs one, and
+each stateless HTTP request leaves about 16 objects in a cycle: at 500 calls/s
+RSS crept by about 0.5 MB/s with no end in sight."""
+
+
+def freeze_startup_objects() -> None:
+    """Keep start-up's objects out of every later collection; raise the thresholds."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def collect_if_due(min_new: int = MIN_NEW_OBJECTS) -> bool:
+    """Run a full collection when `min_new` objects are new since the last one."""
+    if gc.get_count()[0] < min_new:
+        return False
+    gc.collect()
+    return True
+
+
+@asynccontextmanager
+async def sweeping(
+    every_s: float = COLLECT_EVERY_S, min_new: int = MIN_NEW_OBJECTS
+) -> AsyncIterator[None]:
+    """Collect what calls leave in reference cycles, every `every_s`, in the block.
+
+    A full collection walks only what is not frozen: the calls in flight. At
+    500 calls in flight that is about 35 ms, 2 % of one core at this pace.
+    """
+
+    async def sweep() -> None:
+        while True:
+            await anyio.sleep(every_s)
+            collect_if_due(min_new)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sweep)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
