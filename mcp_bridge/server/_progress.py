@@ -32,7 +32,9 @@ class Reporter:
     def __init__(self, send: SendFn, label: str) -> None:
         self._send = send
         self._count = 0
-        self._lock = anyio.Lock()
+        # fast_acquire: an uncontended report does not yield to the event loop
+        # (two yields a call otherwise, each a full turn of a busy loop).
+        self._lock = anyio.Lock(fast_acquire=True)
         self.label = label
         self.started = self.last_sent = anyio.current_time()
         self.closed = False

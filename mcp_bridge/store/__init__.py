@@ -6,13 +6,14 @@ import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import platformdirs
+from typing import TYPE_CHECKING, Any
 
 from mcp_bridge.errors import ConfigError
 from mcp_bridge.store._base import HealthDict, StateStore
 from mcp_bridge.store.memory import MemoryStore
-from mcp_bridge.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from mcp_bridge.store.sqlite import SqliteStore
 
 __all__ = [
     "HealthDict",
@@ -24,8 +25,20 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # SQLite is loaded when first used: a memory or Redis state spares the
+    # sqlite3 module (about 1 MB of a serving process) and its import time.
+    if name == "SqliteStore":
+        from mcp_bridge.store.sqlite import SqliteStore
+
+        return SqliteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def default_sqlite_path() -> Path:
     """Where the SQLite state lives unless `state` names another file."""
+    import platformdirs
+
     return Path(platformdirs.user_state_dir("multibridge")) / "state.db"
 
 
@@ -37,19 +50,25 @@ def open_store(spec: str, *, clock: Callable[[], float] = time.time) -> StateSto
     """
     if spec == "memory":
         return MemoryStore(clock)
-    if spec == "sqlite":
-        return SqliteStore(default_sqlite_path(), clock=clock)
-    if spec.startswith("sqlite://"):
-        path = spec.removeprefix("sqlite://")
-        if not path:
-            raise ConfigError('state: "sqlite://" needs a path, e.g. sqlite:///x.db')
-        return SqliteStore(path, clock=clock)
+    if spec == "sqlite" or spec.startswith("sqlite://"):
+        return _open_sqlite(spec, clock)
     if spec.startswith(("redis://", "rediss://", "unix://")):
         return _open_redis(spec, clock)
     raise ConfigError(
         f'state: unknown store {spec!r}; use "sqlite", "sqlite:///path", '
         '"memory" or "redis://host:port/db" in multibridge.toml'
     )
+
+
+def _open_sqlite(spec: str, clock: Callable[[], float]) -> StateStore:
+    from mcp_bridge.store.sqlite import SqliteStore
+
+    if spec == "sqlite":
+        return SqliteStore(default_sqlite_path(), clock=clock)
+    path = spec.removeprefix("sqlite://")
+    if not path:
+        raise ConfigError('state: "sqlite://" needs a path, e.g. sqlite:///x.db')
+    return SqliteStore(path, clock=clock)
 
 
 def _open_redis(spec: str, clock: Callable[[], float]) -> StateStore:
