@@ -153,6 +153,8 @@ def serve_service(
             host=host,
             port=port,
             log_level="warning",
+            # MCP has no WebSocket transport: never load websockets or wsproto.
+            ws="none",
             timeout_graceful_shutdown=math.ceil(config.http.shutdown_grace_s),
         )
     )
