@@ -39,6 +39,7 @@ from mcp_bridge.errors import (
 )
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
 from mcp_bridge.protocols._errors import Caller, classify, error_facts
+from mcp_bridge.protocols._pool import send_streamed
 from mcp_bridge.protocols._sse import SSEDecoder, SSEEvent
 from mcp_bridge.protocols._structured import load_json, validate
 from mcp_bridge.protocols.schema import drop_optional_nulls, unwrap
@@ -312,7 +313,7 @@ class HTTPAdapter(ProtocolAdapter):
         self, http_request: httpx2.Request, clock: _Clock, caller: Caller
     ) -> httpx2.Response:
         with anyio.CancelScope(deadline=clock.deadline(0.0, anyio.current_time())):
-            return await self.client.send(http_request, stream=True)
+            return await send_streamed(self.client, http_request)
         raise caller.error(ProviderTimeout, clock.timeout_message())
 
     async def _read(

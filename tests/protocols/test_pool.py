@@ -7,10 +7,11 @@ import ssl
 from collections.abc import AsyncIterator
 
 import anyio
+import httpx2
 import pytest
 
 from mcp_bridge.protocols import _pool
-from mcp_bridge.protocols._pool import upstream_client
+from mcp_bridge.protocols._pool import send_streamed, upstream_client
 
 
 class KeepAliveServer:
@@ -106,3 +107,90 @@ async def test_certificates_load_at_the_first_request_and_only_when_needed(
             assert response.text == "ok"
 
     assert built == ([1] if tls else [])
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def _clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+async def _streamed_text(client: httpx2.AsyncClient, url: str) -> str:
+    response = await send_streamed(client, client.build_request("POST", url))
+    try:
+        return b"".join([chunk async for chunk in response.aiter_raw()]).decode()
+    finally:
+        await response.aclose()
+
+
+async def test_without_a_proxy_streamed_requests_go_straight_to_the_pools(
+    server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxies(monkeypatch)
+    hooked: list[str] = []
+
+    async def hook(request: httpx2.Request) -> None:
+        hooked.append(str(request.url))
+
+    async with upstream_client() as client:
+        client.event_hooks["request"] = [hook]
+        assert client.direct is not None
+        for _ in range(3):
+            text = await _streamed_text(client, f"http://127.0.0.1:{server.port}/v1")
+            assert text == "ok"
+
+    # The client's own path (where its hooks run) was skipped; one warm
+    # connection served every request.
+    assert hooked == []
+    assert server.connections == 1
+
+
+class RecordingProxy:
+    """A plain-http proxy on 127.0.0.1: records request lines, answers itself."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.port = 0
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.lines.append(head.split(b"\r\n", 1)[0])
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nvia proxy")
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+async def test_with_a_proxy_in_the_environment_requests_go_through_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = RecordingProxy()
+    listener = await asyncio.start_server(proxy._serve, "127.0.0.1", 0)
+    proxy.port = listener.sockets[0].getsockname()[1]
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    async with listener, upstream_client(tls=False) as client:
+        assert client.direct is None
+        text = await _streamed_text(client, "http://provider.invalid/v1/chat")
+
+    assert text == "via proxy"
+    assert proxy.lines == [b"POST http://provider.invalid/v1/chat HTTP/1.1"]
+
+
+async def test_no_proxy_hosts_skip_the_proxy(
+    server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with upstream_client(tls=False) as client:
+        text = await _streamed_text(client, f"http://127.0.0.1:{server.port}/v1")
+
+    assert text == "ok"
+    assert server.connections == 1
