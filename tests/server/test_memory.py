@@ -6,9 +6,12 @@ import gc
 import weakref
 from collections.abc import Iterator
 
+import anyio
+import anyio.lowlevel
 import pytest
 
-from mcp_bridge.server._memory import collect_if_due
+from mcp_bridge.server import _memory
+from mcp_bridge.server._memory import collect_if_due, freeze_startup_objects, sweeping
 
 
 class _Node:
@@ -56,3 +59,47 @@ def test_no_collection_while_few_objects_are_new(quiet_collector: None) -> None:
     assert all(ref() is not None for ref in refs)
     gc.collect()
     assert all(ref() is None for ref in refs)
+
+
+def test_serving_hands_collection_over_to_the_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(_memory._settings, "frozen", False)
+    try:
+        freeze_startup_objects()
+
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        assert _memory._settings["frozen"] is True
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+async def _turns(count: int) -> None:
+    for _ in range(count):
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_the_sweep_collects_in_a_serving_process(
+    quiet_collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(_memory._settings, "frozen", True)
+    refs = _garbage(50)
+
+    async with sweeping(every_s=0, min_new=10):
+        await _turns(20)
+
+    assert all(ref() is None for ref in refs)
+
+
+async def test_an_embedding_program_gets_no_sweep(
+    quiet_collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(_memory._settings, "frozen", False)
+    refs = _garbage(50)
+
+    async with sweeping(every_s=0, min_new=10):
+        await _turns(20)
+
+    assert all(ref() is not None for ref in refs)
