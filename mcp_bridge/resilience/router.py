@@ -88,7 +88,8 @@ class _Lane:
     """One provider being tried within a call (two lanes run when hedging)."""
 
     provider: ProviderConfig
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    scope: anyio.CancelScope | None = None
+    """Set for a lane in a hedged race, where the winner cancels the other."""
     got_token: bool = False
     _token_event: anyio.Event | None = None
     progress: ProgressFn | None = None
@@ -309,7 +310,7 @@ class Router:
         if self._hedge_delay(call, primary) is None:
             # No hedge can start: spare the task group and its tasks.
             return await self._drive(call, _Lane(primary))
-        lanes = [_Lane(primary)]
+        lanes = [_Lane(primary, scope=anyio.CancelScope())]
         wins: list[_Win] = []
         finished = anyio.Event()
 
@@ -319,7 +320,7 @@ class Router:
             if win is not None and not wins:
                 wins.append(win)
                 for other in lanes:
-                    if other is not lane and not other.done:
+                    if other is not lane and not other.done and other.scope is not None:
                         other.cancel_reason = "hedge_cancelled"
                         other.scope.cancel()
             if wins or all(x.done for x in lanes):
@@ -353,7 +354,7 @@ class Router:
             return None
         self._hedges += 1
         logger.info("hedging %s with %s", primary.provider.name, provider.name)
-        return _Lane(provider)
+        return _Lane(provider, scope=anyio.CancelScope())
 
     def _hedge_delay(self, call: _Call, provider: ProviderConfig) -> float | None:
         hedging = self.config.hedging
@@ -372,6 +373,8 @@ class Router:
     async def _drive(self, call: _Call, lane: _Lane) -> _Win | None:
         """Serve one lane, reporting stream progress at most once a second."""
         lane.progress = call.progress
+        if lane.scope is None:
+            return await self._serve_provider(call, lane)
         with lane.scope:
             return await self._serve_provider(call, lane)
         return None

@@ -32,26 +32,37 @@ class Reporter:
     def __init__(self, send: SendFn, label: str) -> None:
         self._send = send
         self._count = 0
-        # fast_acquire: an uncontended report does not yield to the event loop
-        # (two yields a call otherwise, each a full turn of a busy loop).
-        self._lock = anyio.Lock(fast_acquire=True)
+        self._sending = False
+        self._turn: anyio.Event | None = None
+        """Made only when a report has to wait for another (rare): a lock per
+        call would cost every call its queue."""
         self.label = label
         self.started = self.last_sent = anyio.current_time()
         self.closed = False
         """Set when the call has ended: nothing more may follow its result."""
 
     async def __call__(self, message: str) -> None:
-        # The lock keeps the numbering and the sending order the same when the
-        # heartbeat and a router event (or two hedged attempts) race.
-        async with self._lock:
-            if self.closed:
-                return
+        # One report at a time, numbered in the order they are sent, when the
+        # heartbeat and a router event (or two hedged attempts) race. An
+        # uncontended report does not yield to the event loop.
+        while self._sending:
+            if self._turn is None:
+                self._turn = anyio.Event()
+            await self._turn.wait()
+        if self.closed:
+            return
+        self._sending = True
+        try:
             self._count += 1
             self.last_sent = anyio.current_time()
-            try:
-                await self._send(self._count, message)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                logger.debug("progress not sent: the client has gone")
+            await self._send(self._count, message)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            logger.debug("progress not sent: the client has gone")
+        finally:
+            self._sending = False
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                turn.set()
 
 
 class Heartbeat:
