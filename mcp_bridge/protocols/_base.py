@@ -18,7 +18,7 @@ ChunkCallback = Callable[[int], Awaitable[None] | None]
 it returns, when not None (a progress report), is awaited before reading on."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttemptTimeouts:
     """Limits for one attempt; the call's total deadline is a cancel scope above."""
 

@@ -107,7 +107,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m(?!s)|s(?:ec(?:ond)?s?)?)
 _UNIT_SECONDS = {"ms": 0.001, "h": 3600.0, "m": 60.0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """Who was being called, so every error names the provider and model."""
 

@@ -76,7 +76,7 @@ class Structured:
     """Strict mode made optional properties nullable; drop their nulls."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WireRequest:
     """One HTTP request in a provider's dialect."""
 
@@ -139,6 +139,8 @@ class StreamParser:
 
 class _Clock:
     """The first-token deadline, then the stall limit, for one attempt."""
+
+    __slots__ = ("first_token_at", "slack", "started", "timeouts", "ttft")
 
     def __init__(self, timeouts: AttemptTimeouts) -> None:
         self.timeouts = timeouts

@@ -59,7 +59,7 @@ _HEALTH_FAULTS = frozenset(
 _PROGRESS_EVERY_S = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Call:
     """The state of one routed call."""
 
@@ -83,7 +83,7 @@ class _Call:
         return self.deadline - anyio.current_time()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Lane:
     """One provider being tried within a call (two lanes run when hedging)."""
 
@@ -123,7 +123,7 @@ class _Lane:
         return _report(self.progress, message)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Win:
     provider: ProviderConfig
     response: ChatResponse

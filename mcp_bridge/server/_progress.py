@@ -29,6 +29,17 @@ _TICK_S = 1.0
 class Reporter:
     """Numbers one call's events 1, 2, 3, ... and sends them in that order."""
 
+    __slots__ = (
+        "_count",
+        "_send",
+        "_sending",
+        "_turn",
+        "closed",
+        "label",
+        "last_sent",
+        "started",
+    )
+
     def __init__(self, send: SendFn, label: str) -> None:
         self._send = send
         self._count = 0
