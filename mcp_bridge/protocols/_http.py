@@ -39,7 +39,7 @@ from mcp_bridge.errors import (
 )
 from mcp_bridge.protocols._base import AttemptTimeouts, ChunkCallback, ProtocolAdapter
 from mcp_bridge.protocols._errors import Caller, classify, error_facts
-from mcp_bridge.protocols._pool import send_streamed
+from mcp_bridge.protocols._pool import proxy_variables, send_streamed
 from mcp_bridge.protocols._sse import SSEDecoder, SSEEvent
 from mcp_bridge.protocols._structured import load_json, validate
 from mcp_bridge.protocols.schema import drop_optional_nulls, unwrap
@@ -548,11 +548,19 @@ def _transport_error(
 ) -> ProviderError:
     """The one place transport failures become `ProviderError`s."""
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx2.ProxyError):
+        return caller.error(
+            ConnectionFailed,
+            f"the proxy refused the request ({detail}); check "
+            f"{_or(proxy_variables()) or 'the proxy variables'}, or list the "
+            "provider's host in NO_PROXY",
+        )
+    check = _check_connection()
     if isinstance(exc, httpx2.ConnectTimeout | httpx2.PoolTimeout):
         return caller.error(
             ProviderTimeout,
             f"could not connect within {timeouts.connect_s:g} s ({detail}); "
-            "check base_url or raise timeouts.connect_s",
+            f"{check} or raise timeouts.connect_s",
         )
     if isinstance(exc, httpx2.TimeoutException):
         return caller.error(ProviderTimeout, f"HTTP timeout: {detail}")
@@ -565,10 +573,20 @@ def _transport_error(
             "private CA set SSL_CERT_FILE to a bundle holding it, else check base_url",
         )
     if isinstance(exc, httpx2.ConnectError):
-        return caller.error(
-            ConnectionFailed, f"could not connect: {detail}; check base_url"
-        )
+        return caller.error(ConnectionFailed, f"could not connect: {detail}; {check}")
     return caller.error(ConnectionFailed, f"{type(exc).__name__}: {detail}")
+
+
+def _check_connection() -> str:
+    """What to check when a connection fails: base_url, and the proxy if one is set."""
+    names = proxy_variables()
+    if not names:
+        return "check base_url"
+    return f"check base_url and the proxy in {_or(names)} (NO_PROXY hosts skip it)"
+
+
+def _or(names: list[str]) -> str:
+    return " or ".join(names)
 
 
 def _untrusted_certificate(exc: BaseException) -> bool:

@@ -14,6 +14,7 @@ over the pools as it grows.
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -23,7 +24,13 @@ import httpx2
 
 from mcp_bridge.protocols._tls import tls_context
 
-__all__ = ["POOL_SHARDS", "UpstreamClient", "send_streamed", "upstream_client"]
+__all__ = [
+    "POOL_SHARDS",
+    "UpstreamClient",
+    "proxy_variables",
+    "send_streamed",
+    "upstream_client",
+]
 
 POOL_SHARDS = 16
 _LIMITS = httpx2.Limits(
@@ -160,6 +167,21 @@ def upstream_client(
     if transport is not None:
         return UpstreamClient(transport)
     return UpstreamClient(ShardedTransport(tls=tls), _proxy_mounts(tls))
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
+def proxy_variables() -> list[str]:
+    """The proxy variables set in the environment, by name.
+
+    Names only: a proxy URL may carry a user name and password.
+    """
+    return [
+        name
+        for name in _PROXY_VARIABLES
+        if os.environ.get(name) or os.environ.get(name.lower())
+    ]
 
 
 def _proxy_mounts(tls: bool) -> dict[str, httpx2.AsyncBaseTransport | None]:

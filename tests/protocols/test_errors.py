@@ -499,3 +499,48 @@ async def test_an_unknown_error_shape_with_a_200_is_invalid_response() -> None:
 
     with pytest.raises(InvalidResponse):
         await upstream.adapter(provider("openai", stream=False)).send(ask(), TIMEOUTS)
+
+
+def _without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+async def test_a_failed_connection_names_the_proxy_variable_but_not_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_proxies(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://me:hunter2@proxy.internal:3128")
+    upstream = Upstream(error=httpx2.ConnectError("All connection attempts failed"))
+
+    with pytest.raises(ConnectionFailed) as caught:
+        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
+    assert "check base_url and the proxy in HTTPS_PROXY" in caught.value.message
+    assert "hunter2" not in caught.value.message
+    assert "proxy.internal" not in caught.value.message
+
+
+async def test_without_a_proxy_a_failed_connection_points_at_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_proxies(monkeypatch)
+    upstream = Upstream(error=httpx2.ConnectError("All connection attempts failed"))
+
+    with pytest.raises(ConnectionFailed) as caught:
+        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
+    assert caught.value.message.endswith("check base_url")
+
+
+async def test_a_proxy_refusal_says_so_and_names_no_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _without_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    upstream = Upstream(error=httpx2.ProxyError("407 Proxy Authentication Required"))
+
+    with pytest.raises(ConnectionFailed) as caught:
+        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
+    assert "the proxy refused the request" in caught.value.message
+    assert "HTTP_PROXY" in caught.value.message
+    assert "NO_PROXY" in caught.value.message
