@@ -14,6 +14,7 @@ over the pools as it grows.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from collections import Counter
@@ -31,6 +32,8 @@ __all__ = [
     "send_streamed",
     "upstream_client",
 ]
+
+logger = logging.getLogger(__name__)
 
 POOL_SHARDS = 64
 """At 500 callers each handout still scanned the ~30 connections of its pool
@@ -194,8 +197,16 @@ def _proxy_mounts(tls: bool) -> dict[str, httpx2.AsyncBaseTransport | None]:
     and ours is custom, so the same mapping is built here with httpx2's own
     reader of those variables.
     """
-    from httpx2._utils import get_environment_proxies
-
+    try:
+        from httpx2._utils import get_environment_proxies
+    except ImportError:  # a private helper: should a release move it, say so
+        if proxy_variables():
+            logger.warning(
+                "%s set but not used: this httpx2 release does not expose its "
+                "proxy reader; requests go direct",
+                " and ".join(proxy_variables()),
+            )
+        return {}
     found = get_environment_proxies()
     if not any(found.values()):
         return {}
