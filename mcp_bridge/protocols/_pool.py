@@ -200,11 +200,11 @@ def _proxy_mounts(tls: bool) -> dict[str, httpx2.AsyncBaseTransport | None]:
     try:
         from httpx2._utils import get_environment_proxies
     except ImportError:  # a private helper: should a release move it, say so
-        if proxy_variables():
+        if names := proxy_variables():
             logger.warning(
                 "%s set but not used: this httpx2 release does not expose its "
                 "proxy reader; requests go direct",
-                " and ".join(proxy_variables()),
+                " and ".join(names),
             )
         return {}
     found = get_environment_proxies()
