@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import pytest
 from pydantic import SecretStr
 
 from mcp_bridge.canonical import ChatRequest, Message
@@ -28,6 +29,13 @@ BASE_URLS = {
 MODELS = {"openai": "gpt-test", "anthropic": "claude-test", "gemini": "gemini-test"}
 TIMEOUTS = AttemptTimeouts(connect_s=1.0, first_token_s=2.0, stall_s=2.0)
 SSE_HEADERS = {"content-type": "text/event-stream"}
+
+
+def clear_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy variable set, whatever the machine running the tests has."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 def provider(protocol: str, **overrides: Any) -> ProviderConfig:

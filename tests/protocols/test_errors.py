@@ -24,7 +24,15 @@ from mcp_bridge.errors import (
     ServerError,
 )
 from mcp_bridge.protocols._errors import error_facts, parse_duration, retry_after
-from tests.protocols.fakes import KEYS, TIMEOUTS, Upstream, ask, json_upstream, provider
+from tests.protocols.fakes import (
+    KEYS,
+    TIMEOUTS,
+    Upstream,
+    ask,
+    clear_proxy_variables,
+    json_upstream,
+    provider,
+)
 
 
 def openai_error(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -501,46 +509,48 @@ async def test_an_unknown_error_shape_with_a_200_is_invalid_response() -> None:
         await upstream.adapter(provider("openai", stream=False)).send(ask(), TIMEOUTS)
 
 
-def _without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
+async def _connection_failure(error: Exception) -> str:
+    """The message of the ConnectionFailed an OpenAI call raises for `error`."""
+    upstream = Upstream(error=error)
+    with pytest.raises(ConnectionFailed) as caught:
+        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
+    return caught.value.message
 
 
 async def test_a_failed_connection_names_the_proxy_variable_but_not_its_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _without_proxies(monkeypatch)
+    clear_proxy_variables(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", "http://me:hunter2@proxy.internal:3128")
-    upstream = Upstream(error=httpx2.ConnectError("All connection attempts failed"))
 
-    with pytest.raises(ConnectionFailed) as caught:
-        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
-    assert "check base_url and the proxy in HTTPS_PROXY" in caught.value.message
-    assert "hunter2" not in caught.value.message
-    assert "proxy.internal" not in caught.value.message
+    message = await _connection_failure(
+        httpx2.ConnectError("All connection attempts failed")
+    )
+    assert "check base_url and the proxy in HTTPS_PROXY" in message
+    assert "hunter2" not in message
+    assert "proxy.internal" not in message
 
 
 async def test_without_a_proxy_a_failed_connection_points_at_base_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _without_proxies(monkeypatch)
-    upstream = Upstream(error=httpx2.ConnectError("All connection attempts failed"))
+    clear_proxy_variables(monkeypatch)
 
-    with pytest.raises(ConnectionFailed) as caught:
-        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
-    assert caught.value.message.endswith("check base_url")
+    message = await _connection_failure(
+        httpx2.ConnectError("All connection attempts failed")
+    )
+    assert message.endswith("check base_url")
 
 
 async def test_a_proxy_refusal_says_so_and_names_no_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _without_proxies(monkeypatch)
+    clear_proxy_variables(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
-    upstream = Upstream(error=httpx2.ProxyError("407 Proxy Authentication Required"))
 
-    with pytest.raises(ConnectionFailed) as caught:
-        await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
-    assert "the proxy refused the request" in caught.value.message
-    assert "HTTP_PROXY" in caught.value.message
-    assert "NO_PROXY" in caught.value.message
+    message = await _connection_failure(
+        httpx2.ProxyError("407 Proxy Authentication Required")
+    )
+    assert "the proxy refused the request" in message
+    assert "HTTP_PROXY" in message
+    assert "NO_PROXY" in message

@@ -12,6 +12,7 @@ import pytest
 
 from mcp_bridge.protocols import _pool
 from mcp_bridge.protocols._pool import send_streamed, upstream_client
+from tests.protocols.fakes import clear_proxy_variables
 
 
 class KeepAliveServer:
@@ -109,15 +110,6 @@ async def test_certificates_load_at_the_first_request_and_only_when_needed(
     assert built == ([1] if tls else [])
 
 
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
-def _clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
 async def _streamed_text(client: httpx2.AsyncClient, url: str) -> str:
     response = await send_streamed(client, client.build_request("POST", url))
     try:
@@ -129,7 +121,7 @@ async def _streamed_text(client: httpx2.AsyncClient, url: str) -> str:
 async def test_without_a_proxy_streamed_requests_go_straight_to_the_pools(
     server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _clear_proxies(monkeypatch)
+    clear_proxy_variables(monkeypatch)
     hooked: list[str] = []
 
     async def hook(request: httpx2.Request) -> None:
@@ -173,7 +165,7 @@ async def test_with_a_proxy_in_the_environment_requests_go_through_it(
     proxy = RecordingProxy()
     listener = await asyncio.start_server(proxy._serve, "127.0.0.1", 0)
     proxy.port = listener.sockets[0].getsockname()[1]
-    _clear_proxies(monkeypatch)
+    clear_proxy_variables(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
     async with listener, upstream_client(tls=False) as client:
         assert client.direct is None
@@ -186,7 +178,7 @@ async def test_with_a_proxy_in_the_environment_requests_go_through_it(
 async def test_no_proxy_hosts_skip_the_proxy(
     server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _clear_proxies(monkeypatch)
+    clear_proxy_variables(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     async with upstream_client(tls=False) as client:
