@@ -49,7 +49,7 @@ _FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
 def run_workers(
-    config: BridgeConfig, host: str, port: int, freeze: Callable[[], None]
+    config: BridgeConfig, host: str, port: int, prepare: Callable[[], None]
 ) -> int:
     """Serve `config` from `config.http.workers` processes (blocks); exit code."""
     from mcp_bridge.protocols import needs_tls, tls_context
@@ -85,7 +85,7 @@ def run_workers(
     try:
         app = build_service_app(config, host=host, shared_dir=shared_dir)
         listeners = _listeners(host, port, workers)
-        freeze()
+        prepare()
 
         def serve(slot: int) -> None:
             for index, other in enumerate(listeners):

@@ -8,7 +8,7 @@ import anyio
 from starlette.applications import Starlette
 
 from mcp_bridge.config import BridgeConfig
-from mcp_bridge.server._memory import freeze_startup_objects
+from mcp_bridge.server._memory import prepare_serving_process
 from mcp_bridge.server._stdio import serve_stdio
 from mcp_bridge.server.app import build_server
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 def run_stdio(config: BridgeConfig) -> None:
     """Serve over stdin/stdout until the client closes them (blocks)."""
     server = build_server(config)
-    freeze_startup_objects()
+    prepare_serving_process()
     logger.info("serving MCP over stdio with %d provider(s)", len(config.providers))
     anyio.run(serve_stdio, server)
 
@@ -46,9 +46,9 @@ def run_http(config: BridgeConfig, host: str, port: int) -> int:
     if config.http.workers > 1:
         from mcp_bridge.server._workers import run_workers
 
-        return run_workers(config, host, port, freeze_startup_objects)
+        return run_workers(config, host, port, prepare_serving_process)
 
     app = build_http_app(config, host=host)
-    freeze_startup_objects()
+    prepare_serving_process()
     serve_service(app, config, host, port)
     return 0

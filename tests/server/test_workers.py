@@ -158,7 +158,7 @@ def test_workers_on_a_platform_without_fork_are_refused(
     monkeypatch.delattr(os, "fork")
     config = BridgeConfig.model_validate({"http": {"workers": 3}})
     with pytest.raises(ConfigError, match=r"workers = 3 needs fork\(\)"):
-        run_workers(config, "127.0.0.1", 0, freeze=lambda: None)
+        run_workers(config, "127.0.0.1", 0, prepare=lambda: None)
 
 
 def test_a_worker_count_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
