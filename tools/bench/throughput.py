@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,24 +31,27 @@ META = {
 }
 
 METHOD = f"""\
-The server runs as its own process (`serve --http`, stateless, rate limit
-off, default attempt timeouts); the fake provider answers after a fixed
-{LATENCY_MS:.0f} ms. The load generator is one process with one task and one
-kept-alive HTTP/1.1 connection per caller (a minimal client on anyio streams;
-httpx2 cost more CPU than the servers under test at 500 callers); each task
-sends a self-contained 2026-07-28 `tools/call` POST (no session, as a
-stateless agent would) and sends the next as soon as the answer
-arrives, for a fixed time per level. Only calls started within that time
-count. The floor is the no-op tool on a minimal MCPServer over the same
-HTTP transport, waiting the same {LATENCY_MS:.0f} ms inside the tool, so the
-two differ only by what the bridge does (routing, the upstream HTTP call and
-SSE parsing, rendering). The bridge runs twice: as one process (the
-default) and with `--workers` set to the core count (state in SQLite, which
-workers share), the documented set-up for a shared service. CPU % is
-user+system time over wall time of the server's whole process tree (100 % =
-one core); the machine has the cores listed above for every process. Peak
-RSS is the largest worker's VmHWM; PSS is the tree's proportional memory at
-the end of the level (pages shared copy-on-write counted once)."""
+Three servers run as their own processes at once: the floor, the bridge
+(`serve --http`, stateless, rate limit off, default attempt timeouts) and
+the bridge with `--workers` set to the core count (state in SQLite, which
+workers share), the documented set-up for a shared service. The fake
+provider answers after a fixed {LATENCY_MS:.0f} ms. The load generator is one
+process with one task and one kept-alive HTTP/1.1 connection per caller (a
+minimal client on anyio streams; httpx2 cost more CPU than the servers
+under test at 500 callers); each task sends a self-contained 2026-07-28
+`tools/call` POST (no session, as a stateless agent would) and sends the
+next as soon as the answer arrives. At each level the servers take turns:
+each gets the same stretch of load in every round, and a row pools its
+rounds (calls over total time, latencies together), so a slow spell of the
+machine falls on all three alike. Only calls started within a turn count.
+The floor is the no-op tool on a minimal MCPServer over the same HTTP
+transport, waiting the same {LATENCY_MS:.0f} ms inside the tool, so the two
+differ only by what the bridge does (routing, the upstream HTTP call and
+SSE parsing, rendering). CPU % is user+system time over wall time of the
+server's whole process tree (100 % = one core); the machine has the cores
+listed above for every process. Peak RSS is the largest worker's VmHWM;
+PSS is the tree's proportional memory at the end of the level (pages
+shared copy-on-write counted once)."""
 
 
 @dataclass
@@ -176,46 +180,80 @@ def pss_mb(pid: int) -> float:
     return total / 1024.0
 
 
-async def measure_level(
-    port: int, pid: int, tool: str, args: dict[str, Any], callers: int, seconds: float
-) -> dict[str, Any]:
-    """One level against one server: a table row."""
+@dataclass
+class Server:
+    """One server process under test and the tool its callers call."""
+
+    label: str
+    port: int
+    pid: int
+    tool: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class Sample:
+    """One timed stretch of load against one server."""
+
+    load: Load
+    server_cpu_s: float
+    fake_cpu_s: float
+
+
+async def measure_once(server: Server, callers: int, seconds: float) -> Sample:
+    """`callers` concurrent callers on `server` for `seconds`, with CPU used."""
     fake = _fake_pid()
-    cpu0, fake0 = cpu_seconds(pid), cpu_seconds(fake)
-    load = await drive(port, tool, args, callers, seconds)
-    server_cpu = 100.0 * (cpu_seconds(pid) - cpu0) / load.seconds
-    fake_cpu = 100.0 * (cpu_seconds(fake) - fake0) / load.seconds
-    total = load.ok + load.errors
+    cpu0, fake0 = cpu_seconds(server.pid), cpu_seconds(fake)
+    load = await drive(server.port, server.tool, server.arguments, callers, seconds)
+    return Sample(load, cpu_seconds(server.pid) - cpu0, cpu_seconds(fake) - fake0)
+
+
+def level_row(server: Server, samples: list[Sample]) -> dict[str, Any]:
+    """One table row from a level's samples, pooled: totals over total time."""
+    seconds = sum(s.load.seconds for s in samples)
+    ok = sum(s.load.ok for s in samples)
+    errors = sum(s.load.errors for s in samples)
+    latencies = [ms for s in samples for ms in s.load.latencies]
+    client_cpu = sum(s.load.client_cpu * s.load.seconds for s in samples) / seconds
+    first_error = next((s.load.first_error for s in samples if s.load.first_error), "")
     row: dict[str, Any] = {
-        "callers": callers,
-        "calls/s": round(load.ok / load.seconds, 1),
-        "error rate": round(load.errors / total, 4) if total else None,
-        "p50_ms": round(percentile(load.latencies, 50), 1),
-        "p99_ms": round(percentile(load.latencies, 99), 1),
-        "server CPU %": round(server_cpu),
-        "client CPU %": round(load.client_cpu),
-        "fake CPU %": round(fake_cpu),
+        "callers": samples[0].load.callers,
+        "calls/s": round(ok / seconds, 1),
+        "error rate": round(errors / (ok + errors), 4) if ok + errors else None,
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "server CPU %": round(100.0 * sum(s.server_cpu_s for s in samples) / seconds),
+        "client CPU %": round(client_cpu),
+        "fake CPU %": round(100.0 * sum(s.fake_cpu_s for s in samples) / seconds),
         "server peak RSS MB": round(
-            max(rss_mb(p, "VmHWM") for p in process_tree(pid)), 1
+            max(rss_mb(p, "VmHWM") for p in process_tree(server.pid)), 1
         ),
-        "server PSS MB": round(pss_mb(pid), 1),
+        "server PSS MB": round(pss_mb(server.pid), 1),
     }
-    if load.first_error:
-        row["first error"] = load.first_error[:120]
+    if first_error:
+        row["first error"] = first_error[:120]
     return row
 
 
-async def run_server(
-    argv: list[str], tool: str, args: dict[str, Any], levels: list[int], seconds: float
-) -> list[dict[str, Any]]:
-    """Start one server process and measure every level against it."""
-    port = free_port()
-    rows = []
-    with spawn_http([*argv, "--http", "--port", str(port)], port) as proc:
-        await drive(port, tool, args, 5, 1.0)  # warm-up
-        for callers in levels:
-            row = await measure_level(port, proc.pid, tool, args, callers, seconds)
-            rows.append(row)
+async def run_servers(
+    servers: list[Server], levels: list[int], seconds: float, rounds: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Every level on every server, the servers taking turns within each level.
+
+    Each level runs `rounds` times; in each round every server gets `seconds`
+    of load in turn. A slower or faster spell of the machine then falls on
+    all of them alike instead of on whichever server ran at the time.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {s.label: [] for s in servers}
+    for callers in levels:
+        samples: dict[str, list[Sample]] = {s.label: [] for s in servers}
+        for _ in range(rounds):
+            for server in servers:
+                samples[server.label].append(
+                    await measure_once(server, callers, seconds)
+                )
+        for server in servers:
+            rows[server.label].append(level_row(server, samples[server.label]))
     return rows
 
 
@@ -296,40 +334,55 @@ def _ceilings(floor: list[dict[str, Any]], upstream_ms: float) -> list[str]:
 
 
 async def run(bench: Bench, *, quick: bool) -> list[Section]:
-    """Floor then bridge at 10, 100 and 500 callers."""
+    """Floor, bridge and bridge --workers, taking turns at 10, 100 and 500 callers."""
     started = time.perf_counter()
-    levels, seconds = [10, 100, 500], (4.0 if quick else 10.0)
+    levels = [10, 100, 500]
+    seconds, rounds = (4.0, 1) if quick else (5.0, 3)
     bench.fake.reset()
     upstream_ms = await upstream_cpu_ms(bench, 100 if quick else 300)
     bench.fake.reset()
     _FAKE_PID[:] = [bench.fake_pid]
     bench.fake.control("POST", "latency", {"ms": LATENCY_MS})
     prompt = {"prompt": "Say hi in five words.", "max_tokens": 32}
+    providers = [bench.provider("primary", fast=False)]
+    config = bench.write_config(bench.config_data(providers))
+    # Workers share health and plans through SQLite (memory is refused).
+    state = f"sqlite://{bench.dir / 'throughput-state.db'}"
+    shared = bench.write_config(bench.config_data(providers, state=state))
+    several = f"bridge --workers {WORKERS}"
+    plan = [
+        ("floor", [*FLOOR_ARGV, "--latency-ms", str(LATENCY_MS)], "noop"),
+        ("bridge", bridge_argv(str(config)), "complete"),
+        (several, [*bridge_argv(str(shared)), "--workers", str(WORKERS)], "complete"),
+    ]
     try:
-        floor_argv = [*FLOOR_ARGV, "--latency-ms", str(LATENCY_MS)]
-        floor = await run_server(floor_argv, "noop", {"prompt": "hi"}, levels, seconds)
-        providers = [bench.provider("primary", fast=False)]
-        config = bench.write_config(bench.config_data(providers))
-        single = await run_server(
-            bridge_argv(str(config)), "complete", prompt, levels, seconds
-        )
-        # Workers share health and plans through SQLite (memory is refused).
-        state = f"sqlite://{bench.dir / 'throughput-state.db'}"
-        shared = bench.write_config(bench.config_data(providers, state=state))
-        workers = [*bridge_argv(str(shared)), "--workers", str(WORKERS)]
-        several = await run_server(workers, "complete", prompt, levels, seconds)
+        with ExitStack() as stack:
+            servers = []
+            for label, argv, tool in plan:
+                port = free_port()
+                proc = stack.enter_context(
+                    spawn_http([*argv, "--http", "--port", str(port)], port)
+                )
+                args = {"prompt": "hi"} if tool == "noop" else prompt
+                servers.append(Server(label, port, proc.pid, tool, args))
+            for server in servers:
+                await drive(server.port, server.tool, server.arguments, 5, 1.0)
+            rows = await run_servers(servers, levels, seconds, rounds)
     finally:
         bench.fake.control("POST", "latency", {"ms": 0})
-    rows = [{"server": "floor", **r} for r in floor]
-    rows += [{"server": "bridge", **r} for r in single]
-    rows += [{"server": f"bridge --workers {WORKERS}", **r} for r in several]
+    floor, single = rows["floor"], rows["bridge"]
+    table = [{"server": label, **r} for label, _, _ in plan for r in rows[label]]
     section = Section(
         key="throughput",
         title=f"Throughput over HTTP, upstream latency {LATENCY_MS:.0f} ms",
         method=METHOD,
-        settings={"seconds per level": seconds, "levels": levels},
-        rows=rows,
-        targets=_targets(floor, several, f"--workers {WORKERS}"),
+        settings={
+            "seconds per turn": seconds,
+            "rounds per level": rounds,
+            "levels": levels,
+        },
+        rows=table,
+        targets=_targets(floor, rows[several], f"--workers {WORKERS}"),
         notes=[_ratios(floor, single), *_ceilings(floor, upstream_ms)],
         seconds=time.perf_counter() - started,
     )

@@ -107,12 +107,15 @@ class OpenAIWire(Wire):
     def stream(self, ask: Ask, answer: Answer) -> StreamParts:
         """chat.completion.chunk events, a usage chunk on request, then [DONE]."""
         envelope = _envelope(ask, "chat.completion.chunk")
-        extra = {"usage": None} if ask.include_usage else {}
+        # The envelope is the same in every chunk: encoded once, the closing
+        # brace left off so that each chunk's choices (and usage) follow it.
+        opening = f"data: {compact(envelope)[:-1]},"
+        closing = ',"usage":null}\n\n' if ask.include_usage else "}\n\n"
 
         def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
             choice = {"index": 0, "delta": delta, "logprobs": None}
-            event = {**envelope, "choices": [{**choice, "finish_reason": finish}]}
-            return _data({**event, **extra})
+            choices = compact([{**choice, "finish_reason": finish}])
+            return f'{opening}"choices":{choices}{closing}'.encode()
 
         parts = StreamParts(
             head=[chunk({"role": "assistant", "content": "", "refusal": None}, None)],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -16,14 +16,19 @@ ErrorSpec = tuple[int, str, str]
 """(HTTP status, vendor error type, message template with {model} and {tokens})."""
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""Built once: `json.dumps` with options builds an encoder per call, and a
+streamed answer encodes a dozen events."""
+
+
 def compact(value: Any) -> str:
     """JSON without spaces, as OpenAI and Anthropic put it on the wire."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
 def new_id(prefix: str) -> str:
-    """A fresh vendor-looking identifier."""
-    return f"{prefix}{uuid.uuid4().hex[:24]}"
+    """A fresh vendor-looking identifier (random, not secret: no system call)."""
+    return f"{prefix}{random.getrandbits(96):024x}"
 
 
 def retry_headers(args: dict[str, Any]) -> dict[str, str]:
