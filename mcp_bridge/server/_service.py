@@ -153,6 +153,9 @@ def serve_service(
             host=host,
             port=port,
             log_level="warning",
+            # Access lines are info: at this level uvicorn would still format
+            # each one (client address, quoted path) for nothing.
+            access_log=False,
             # MCP has no WebSocket transport: never load websockets or wsproto.
             ws="none",
             timeout_graceful_shutdown=math.ceil(config.http.shutdown_grace_s),
