@@ -21,6 +21,7 @@ from mcp_bridge.server._memory import (
     sweeping,
     untie_sdk_runner,
 )
+from tests.server._upstream import Bridge, Upstream, make_config
 
 
 class _Node:
@@ -164,6 +165,32 @@ async def test_an_untied_runner_leaves_no_cycles_per_request(
     assert (runners, left) == (0, 0)
     # A second untie finds nothing left to change.
     assert untie_sdk_runner() is False
+
+
+async def test_a_failed_over_call_leaves_no_cycles_either(
+    quiet_collector: None, tied_runner: None, bridge: Bridge, upstream: Upstream
+) -> None:
+    # An error path is where tracebacks and frames would tie a call up.
+    untie_sdk_runner()
+    for _ in range(3):  # the breaker would open after a third failure
+        upstream.queue("a-model", 503)
+        upstream.queue("b-model", "from b")
+    async with bridge(make_config("a", "b")) as client:
+        await client.call_tool("complete", {"prompt": "warm"})
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(2):
+                result = await client.call_tool("complete", {"prompt": "hi"})
+            gc.collect()
+            left = [type(o).__name__ for o in gc.garbage]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+
+    assert result.structured_content is not None
+    assert [a["provider"] for a in result.structured_content["attempts"]] == ["a", "b"]
+    assert left == []
 
 
 async def _turns(count: int) -> None:
