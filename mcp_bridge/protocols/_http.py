@@ -16,6 +16,7 @@ answer is ready, so the first-token limit bounds the whole generation.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
@@ -300,7 +301,7 @@ class HTTPAdapter(ProtocolAdapter):
     ) -> Answer:
         http_request = self.client.build_request(
             "POST",
-            wire.url,
+            _parsed_url(wire.url),
             json=wire.body,
             headers=wire.headers,
             timeout=_http_timeout(clock.timeouts.connect_s),
@@ -398,9 +399,17 @@ def _with_overrides(
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _http_timeout(connect_s: float) -> httpx2.Timeout:
     # Reads are bounded by our own first-token and stall deadlines instead.
     return httpx2.Timeout(None, connect=connect_s, pool=connect_s)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx2.URL:
+    """A provider endpoint, parsed once: parsing cost more than building the
+    rest of the request. A configuration names a handful of endpoints."""
+    return httpx2.URL(url)
 
 
 async def _close(response: httpx2.Response) -> None:
