@@ -509,22 +509,30 @@ async def test_an_unknown_error_shape_with_a_200_is_invalid_response() -> None:
         await upstream.adapter(provider("openai", stream=False)).send(ask(), TIMEOUTS)
 
 
-async def _connection_failure(error: Exception) -> str:
-    """The message of the ConnectionFailed an OpenAI call raises for `error`."""
+async def _connection_failure(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, **proxies: str
+) -> str:
+    """The message of the ConnectionFailed an OpenAI call raises for `error`,
+    with exactly the proxy variables `proxies` set."""
+    clear_proxy_variables(monkeypatch)
+    for name, url in proxies.items():
+        monkeypatch.setenv(name, url)
     upstream = Upstream(error=error)
     with pytest.raises(ConnectionFailed) as caught:
         await upstream.adapter(provider("openai")).send(ask(), TIMEOUTS)
     return caught.value.message
 
 
+_REFUSED = "All connection attempts failed"
+
+
 async def test_a_failed_connection_names_the_proxy_variable_but_not_its_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clear_proxy_variables(monkeypatch)
-    monkeypatch.setenv("HTTPS_PROXY", "http://me:hunter2@proxy.internal:3128")
-
     message = await _connection_failure(
-        httpx2.ConnectError("All connection attempts failed")
+        monkeypatch,
+        httpx2.ConnectError(_REFUSED),
+        HTTPS_PROXY="http://me:hunter2@proxy.internal:3128",
     )
     assert "check base_url and the proxy in HTTPS_PROXY" in message
     assert "hunter2" not in message
@@ -534,22 +542,17 @@ async def test_a_failed_connection_names_the_proxy_variable_but_not_its_value(
 async def test_without_a_proxy_a_failed_connection_points_at_base_url(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clear_proxy_variables(monkeypatch)
-
-    message = await _connection_failure(
-        httpx2.ConnectError("All connection attempts failed")
-    )
+    message = await _connection_failure(monkeypatch, httpx2.ConnectError(_REFUSED))
     assert message.endswith("check base_url")
 
 
 async def test_a_proxy_refusal_says_so_and_names_no_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clear_proxy_variables(monkeypatch)
-    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
-
     message = await _connection_failure(
-        httpx2.ProxyError("407 Proxy Authentication Required")
+        monkeypatch,
+        httpx2.ProxyError("407 Proxy Authentication Required"),
+        HTTP_PROXY="http://proxy.internal:3128",
     )
     assert "the proxy refused the request" in message
     assert "HTTP_PROXY" in message
